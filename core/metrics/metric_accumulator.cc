@@ -1,0 +1,307 @@
+#include "core/metrics/metric_accumulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
+#include <string>
+
+#include "core/util/error.h"
+
+namespace layerscope {
+namespace {
+
+// The |d| histogram. Bucket 0 counts exact zeros (common: elements a mode leaves unchanged) and the last bucket
+// +inf (|d| beyond FLT_MAX). A finite positive float, written v = 2^e (1 + f) with e in [-149, 127] (its double is
+// normal even when the float is subnormal), goes to bucket 1 + (e + 149) 2^10 + (first 10 bits of f). A bucket
+// then spans [2^e (1 + j 2^-10), 2^e (1 + (j + 1) 2^-10)), whose width relative to any value in it is at most
+// 2^-10, subnormals included (a plain `float bits >> k` would give them absolute-width buckets and no relative
+// bound, and would put 0 in a bucket with them). 283,650 uint64 counters: 2.2 MiB.
+constexpr int kFractionBits = 10;
+constexpr int kMinExponent = -149;  // 2^-149: the smallest positive float
+constexpr int kMaxExponent = 127;   // FLT_MAX < 2^128
+constexpr size_t kBucketsPerBinade = size_t{1} << kFractionBits;
+constexpr size_t kInfBucket = 1 + (kMaxExponent - kMinExponent + 1) * kBucketsPerBinade;
+constexpr size_t kNumBuckets = kInfBucket + 1;
+
+// Why the bound holds: the exact order statistic x and its estimate e lie in the same bucket [lo, hi), so
+// |e - x| / x < (hi - lo) / lo <= 2^-10. A percentile is (1 - t) x_a + t x_b with t in [0, 1] and x_a, x_b >= 0;
+// replacing each x by its estimate moves it by at most (1 - t) 2^-10 x_a + t 2^-10 x_b = 2^-10 times the exact
+// percentile. Only the fp64 rounding of that interpolation (~1e-16 relative) comes on top.
+constexpr double kHistogramRelativeError = 1.0 / kBucketsPerBinade;
+
+size_t BucketOf(float abs_diff) {
+  if (abs_diff == 0) return 0;
+  if (std::isinf(abs_diff)) return kInfBucket;
+  const double value = abs_diff;
+  uint64_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  const int exponent = static_cast<int>(bits >> 52) - 1023;  // the sign bit is 0
+  const size_t fraction = (bits >> (52 - kFractionBits)) & (kBucketsPerBinade - 1);
+  return 1 + static_cast<size_t>(exponent - kMinExponent) * kBucketsPerBinade + fraction;
+}
+
+// Estimate of the value of rank `rank_in_bucket` among the `count` values of `bucket`: spread evenly over it.
+double EstimateInBucket(size_t bucket, uint64_t rank_in_bucket, uint64_t count) {
+  if (bucket == 0) return 0;
+  if (bucket == kInfBucket) return std::numeric_limits<double>::infinity();
+  const size_t index = bucket - 1;
+  const int exponent = static_cast<int>(index / kBucketsPerBinade) + kMinExponent - kFractionBits;
+  const double fraction = static_cast<double>(index % kBucketsPerBinade);
+  const double lo = std::ldexp(kBucketsPerBinade + fraction, exponent);
+  const double hi = std::ldexp(kBucketsPerBinade + fraction + 1, exponent);
+  return lo + (hi - lo) * ((static_cast<double>(rank_in_bucket) + 0.5) / static_cast<double>(count));
+}
+
+// numpy's linear method: virtual index (n - 1) q / 100, between the order statistics of ranks floor and floor + 1.
+struct PercentileRanks {
+  size_t lower, upper;
+  double fraction;
+};
+
+PercentileRanks RanksOf(size_t n, double q) {
+  const double index = static_cast<double>(n - 1) * (q / 100);
+  const size_t lower = std::min(static_cast<size_t>(std::floor(index)), n - 1);
+  return {lower, std::min(lower + 1, n - 1), index - static_cast<double>(lower)};
+}
+
+// numpy's _lerp: from the nearer end, so that t close to 1 lands on b. The early returns keep +inf order
+// statistics from turning into NaN (inf - inf, inf * 0).
+double Lerp(double a, double b, double t) {
+  if (t == 0) return a;
+  if (a == b || std::isinf(b)) return b;
+  const double diff = b - a;
+  return t < 0.5 ? a + diff * t : b - diff * (1 - t);
+}
+
+double Interpolate(const std::map<size_t, double>& order_stats, size_t n, double q) {
+  const PercentileRanks ranks = RanksOf(n, q);
+  return Lerp(order_stats.at(ranks.lower), order_stats.at(ranks.upper), ranks.fraction);
+}
+
+// Places the order statistic of rank k at values[k] and returns it. Precondition: k <= *end, where
+// values[0, *end) holds exactly the *end smallest values and values[*end] (when *end < size) has rank *end —
+// true for *end = size and kept true by this call with *end = k. So ranks requested in descending order are
+// selected in ever shorter prefixes, and a rank just below the last one is the maximum of its prefix.
+double SelectRank(std::vector<float>& values, size_t k, size_t* end) {
+  if (k == *end) return values[k];
+  const auto first = values.begin();
+  if (k + 1 == *end) {
+    std::iter_swap(first + k, std::max_element(first, first + *end));
+  } else {
+    std::nth_element(first, first + k, first + *end);
+  }
+  *end = k;
+  return values[k];
+}
+
+std::vector<double> ExactPercentiles(std::vector<float>& values, const std::vector<double>& qs) {
+  std::vector<size_t> ranks;
+  for (double q : qs) {
+    const PercentileRanks r = RanksOf(values.size(), q);
+    ranks.push_back(r.lower);
+    ranks.push_back(r.upper);
+  }
+  std::sort(ranks.begin(), ranks.end(), std::greater<size_t>());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  std::map<size_t, double> order_stats;
+  size_t end = values.size();
+  for (size_t k : ranks) order_stats[k] = SelectRank(values, k, &end);
+  std::vector<double> out;
+  for (double q : qs) out.push_back(Interpolate(order_stats, values.size(), q));
+  return out;
+}
+
+std::vector<double> HistogramPercentiles(const std::vector<uint64_t>& histogram, size_t n,
+                                         const std::vector<double>& qs) {
+  std::vector<size_t> ranks;
+  for (double q : qs) {
+    const PercentileRanks r = RanksOf(n, q);
+    ranks.push_back(r.lower);
+    ranks.push_back(r.upper);
+  }
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  std::map<size_t, double> order_stats;
+  size_t next = 0;
+  uint64_t before = 0;  // values in the buckets below the current one
+  for (size_t bucket = 0; bucket < histogram.size() && next < ranks.size(); ++bucket) {
+    const uint64_t count = histogram[bucket];
+    for (; next < ranks.size() && ranks[next] < before + count; ++next) {
+      order_stats[ranks[next]] = EstimateInBucket(bucket, ranks[next] - before, count);
+    }
+    before += count;
+  }
+  std::vector<double> out;
+  for (double q : qs) out.push_back(Interpolate(order_stats, n, q));
+  return out;
+}
+
+}  // namespace
+
+void MetricAccumulator::Moments::Merge(const Moments& other) {
+  if (other.n == 0) return;
+  if (n == 0) {
+    *this = other;
+    return;
+  }
+  // Chan, Golub and LeVeque's pairwise update: only differences of means and already-centred sums are combined.
+  const double na = static_cast<double>(n), nb = static_cast<double>(other.n), total = na + nb;
+  const double delta_r = other.mean_r - mean_r, delta_m = other.mean_m - mean_m, delta_d = other.mean_d - mean_d;
+  const double weight = na * nb / total;
+  mean_r += delta_r * (nb / total);
+  mean_m += delta_m * (nb / total);
+  mean_d += delta_d * (nb / total);
+  m2_r += other.m2_r + delta_r * delta_r * weight;
+  m2_m += other.m2_m + delta_m * delta_m * weight;
+  m2_d += other.m2_d + delta_d * delta_d * weight;
+  c_rm += other.c_rm + delta_r * delta_m * weight;
+  n += other.n;
+}
+
+MetricAccumulator::MetricAccumulator(size_t exact_budget) : exact_budget_(exact_budget) {}
+
+void MetricAccumulator::Add(const float* ref, const float* mode, size_t n) {
+  // Pass 1: counts, raw sums, extrema, |d| and the chunk's sums for its (shifted) means.
+  Moments chunk;
+  double sum_r = 0, sum_m = 0, sum_d = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(ref[i])) {
+      ++nonfinite_ref_;
+      continue;
+    }
+    if (!std::isfinite(mode[i])) {
+      ++nonfinite_mode_;
+      continue;
+    }
+    const double r = ref[i], m = mode[i], d = m - r;
+    if (moments_.n == 0 && chunk.n == 0) shift_r_ = r, shift_m_ = m, shift_d_ = d;
+    min_r_ = std::min(min_r_, r);
+    max_r_ = std::max(max_r_, r);
+    min_m_ = std::min(min_m_, m);
+    max_m_ = std::max(max_m_, m);
+    min_d_ = std::min(min_d_, d);
+    max_d_ = std::max(max_d_, d);
+    max_abs_d_ = std::max(max_abs_d_, std::fabs(d));
+    sum_r2_ += r * r;
+    sum_m2_ += m * m;
+    sum_d2_ += d * d;
+    sum_abs_r_ += std::fabs(r);
+    sum_abs_d_ += std::fabs(d);
+    sum_rm_ += r * m;
+    sum_r += r - shift_r_;
+    sum_m += m - shift_m_;
+    sum_d += d - shift_d_;
+    ++chunk.n;
+    AddAbsDiff(static_cast<float>(std::fabs(d)));
+  }
+  if (chunk.n == 0) return;
+
+  // Pass 2, the corrected two-pass algorithm: sums of deviations from the chunk means. The plain sums of
+  // deviations are zero in exact arithmetic; what they hold is the rounding of the means, which is subtracted.
+  const double count = static_cast<double>(chunk.n);
+  const double mean_r = sum_r / count, mean_m = sum_m / count, mean_d = sum_d / count;
+  double dev_r = 0, dev_m = 0, dev_d = 0, sq_r = 0, sq_m = 0, sq_d = 0, cross = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(ref[i]) || !std::isfinite(mode[i])) continue;
+    const double r = ref[i], m = mode[i];
+    const double dr = (r - shift_r_) - mean_r, dm = (m - shift_m_) - mean_m, dd = ((m - r) - shift_d_) - mean_d;
+    dev_r += dr;
+    dev_m += dm;
+    dev_d += dd;
+    sq_r += dr * dr;
+    sq_m += dm * dm;
+    sq_d += dd * dd;
+    cross += dr * dm;
+  }
+  chunk.mean_r = mean_r + dev_r / count;
+  chunk.mean_m = mean_m + dev_m / count;
+  chunk.mean_d = mean_d + dev_d / count;
+  chunk.m2_r = sq_r - dev_r * dev_r / count;
+  chunk.m2_m = sq_m - dev_m * dev_m / count;
+  chunk.m2_d = sq_d - dev_d * dev_d / count;
+  chunk.c_rm = cross - dev_r * dev_m / count;
+  moments_.Merge(chunk);
+}
+
+void MetricAccumulator::AddAbsDiff(float abs_diff) {
+  if (histogram_.empty()) {
+    if (abs_diffs_.size() < exact_budget_) {
+      // Grow geometrically, but never to a capacity past the budget: the budget is also a memory promise.
+      if (abs_diffs_.size() == abs_diffs_.capacity()) {
+        abs_diffs_.reserve(std::min(exact_budget_, std::max<size_t>(1024, 2 * abs_diffs_.capacity())));
+      }
+      abs_diffs_.push_back(abs_diff);
+      return;
+    }
+    SwitchToHistogram();
+  }
+  ++histogram_[BucketOf(abs_diff)];
+}
+
+void MetricAccumulator::SwitchToHistogram() {
+  histogram_.assign(kNumBuckets, 0);
+  for (float v : abs_diffs_) ++histogram_[BucketOf(v)];
+  std::vector<float>().swap(abs_diffs_);  // release the memory, not just the size
+}
+
+Metrics MetricAccumulator::Finish() const {
+  Metrics out;
+  out.count = moments_.n;
+  out.nonfinite_ref = nonfinite_ref_;
+  out.nonfinite_mode = nonfinite_mode_;
+  if (moments_.n == 0) return out;
+
+  const double n = static_cast<double>(moments_.n);
+  // min == max is the exact test for a constant side; computed second moments of constant data can be a few ulps
+  // off zero when the mean is not representable. m2 <= 0 only guards the square roots against such rounding.
+  const bool ref_varies = min_r_ < max_r_ && moments_.m2_r > 0;
+  const bool mode_varies = min_m_ < max_m_ && moments_.m2_m > 0;
+  const bool diff_varies = min_d_ < max_d_ && moments_.m2_d > 0;
+  out.ref_mean = shift_r_ + moments_.mean_r;
+  out.ref_std = ref_varies ? std::sqrt(moments_.m2_r / n) : 0;
+  out.ref_min = min_r_;
+  out.ref_max = max_r_;
+  out.mode_mean = shift_m_ + moments_.mean_m;
+  out.mode_std = mode_varies ? std::sqrt(moments_.m2_m / n) : 0;
+  out.mode_min = min_m_;
+  out.mode_max = max_m_;
+  out.diff_mean = shift_d_ + moments_.mean_d;
+  out.diff_std = diff_varies ? std::sqrt(moments_.m2_d / n) : 0;
+  out.mae = out.mean_abs_diff = sum_abs_d_ / n;
+  out.max_abs_diff = max_abs_d_;
+  out.mse = sum_d2_ / n;
+  out.rmse = std::sqrt(out.mse);
+  out.relative_mse = out.mse / (sum_r2_ / n + 1e-8);
+  out.relative_mae = out.mae / (sum_abs_r_ / n + 1e-8);
+  // Clamped to [-1, 1] against rounding, as numpy's corrcoef does; sqrt of the product keeps r == m at exactly 1.
+  if (ref_varies && mode_varies) {
+    out.correlation = std::clamp(moments_.c_rm / std::sqrt(moments_.m2_r * moments_.m2_m), -1.0, 1.0);
+  }
+  if (sum_r2_ > 0 && sum_m2_ > 0) out.cosine = std::clamp(sum_rm_ / std::sqrt(sum_r2_ * sum_m2_), -1.0, 1.0);
+  if (sum_d2_ > 0) out.sqnr_db = 10 * std::log10(sum_r2_ / sum_d2_);
+
+  const std::vector<double> qs = {50, 90, 95, 99};
+  const std::vector<double> p = histogram_.empty()
+                                    ? ExactPercentiles(abs_diffs_, qs)
+                                    : HistogramPercentiles(histogram_, static_cast<size_t>(moments_.n), qs);
+  out.p50 = p[0];
+  out.p90 = p[1];
+  out.p95 = p[2];
+  out.p99 = p[3];
+  out.percentiles_exact = histogram_.empty();
+  out.percentile_relative_error = histogram_.empty() ? 0 : kHistogramRelativeError;
+  return out;
+}
+
+double Percentile(std::vector<float>& values, double q) {
+  if (values.empty()) throw Error(ErrorKind::kInvalidArgument, "percentile of an empty set of values");
+  if (!(q >= 0 && q <= 100)) {
+    throw Error(ErrorKind::kInvalidArgument, "percentile " + std::to_string(q) + " is outside [0, 100]");
+  }
+  return ExactPercentiles(values, {q})[0];
+}
+
+}  // namespace layerscope

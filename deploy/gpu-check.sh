@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# On the GPU machine (../shared/docs/GPU.md): unpacks the carried Debian packages, builds layerscope with the
+# machine's LibTorch + CUDA, runs every test (GPU ones included), checks the FP model at the mamba-130m shape
+# against transformers in the same run, and times the comparison service there. Logs go to $OUT (or ./gpu-out).
+#   deploy/gpu-check.sh DEBS_DIR [STEP...]     steps: build test mamba130m serve (default: all)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DEBS=${1:?usage: deploy/gpu-check.sh DEBS_DIR [STEP...]}
+shift
+STEPS=${*:-build test mamba130m serve}
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+DD=/opt/dd
+BUILD=build-gpu
+M130=/tmp/mamba130m
+
+mkdir -p $DD
+for f in "$DEBS"/*.deb; do dpkg -x "$f" $DD; done
+export LD_LIBRARY_PATH=$DD/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export PATH=$DD/usr/bin:$PATH
+export PKG_CONFIG_SYSROOT_DIR=$DD
+export PKG_CONFIG_PATH=$DD/usr/lib/x86_64-linux-gnu/pkgconfig:$DD/usr/share/pkgconfig
+TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+
+has() { [[ " $STEPS " == *" $1 "* ]]; }
+{
+  date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'
+} 2>&1 | tee "$OUT/machine.txt"
+
+if has build; then
+  start=$(date +%s)
+  cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERSCOPE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DD/usr" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
+  cmake --build $BUILD -j 16 >"$OUT/build.log" 2>&1 || { grep -B2 -A12 'error' "$OUT/build.log" | head -80; exit 1; }
+  echo "build: $(( $(date +%s) - start )) s"
+fi
+
+if has mamba130m; then
+  PYTHONUNBUFFERED=1 python3 tests/fixtures/hf/make_fixtures.py mamba130m --out $M130 >"$OUT/mamba130m-fixture.log" 2>&1 \
+    || { tail -20 "$OUT/mamba130m-fixture.log"; exit 1; }
+  LAYERSCOPE_MAMBA130M_DIR=$M130 $BUILD/tests/gpu/mamba130m_gpu_test 2>&1 | tee "$OUT/mamba130m.log" | grep -E 'mamba130m |PASSED|FAILED|OK \]'
+fi
+
+if has test; then
+  ctest --test-dir $BUILD --output-on-failure -j 8 >"$OUT/ctest.log" 2>&1
+  grep -E 'tests passed|tests failed|Failed|\*\*\*' "$OUT/ctest.log" | tail -30
+  $BUILD/tests/kernels/kernels_gpu_test 2>&1 | tail -3
+fi
+
+if has serve; then
+  [ -d $M130/model ] || { echo "serve: run the mamba130m step first"; exit 1; }
+  $BUILD/server/layerscoped --device cuda --model $M130/model --listen 127.0.0.1:0 --data-dir /tmp/ls-data \
+    --log-level info >/tmp/server.out 2>"$OUT/server.log" &
+  pid=$!
+  for _ in $(seq 1 600); do grep -q 'listening on' /tmp/server.out && break; sleep 0.2; done
+  export LAYERSCOPE_SERVER=$(sed -n 's/^layerscoped listening on //p' /tmp/server.out)
+  for cmd in "compare-all" "compare-all --json $OUT/compare-all-130m.json"; do
+    start=$(date +%s%N)
+    $BUILD/client/layerscope $cmd >"$OUT/client-$(echo $cmd | cut -c1-11).txt" 2>&1
+    echo "client '$cmd': rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  done
+  head -40 "$OUT/client-compare-all.txt"
+  kill $pid; wait $pid
+fi
