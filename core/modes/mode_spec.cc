@@ -1,5 +1,9 @@
 #include "core/modes/mode_spec.h"
 
+#include <algorithm>
+
+#include "core/util/error.h"
+
 namespace layerscope {
 
 const char* FloatPrecisionName(FloatPrecision precision) {
@@ -52,6 +56,121 @@ std::string BuiltinModeNames() {
     names += mode.name;
   }
   return names;
+}
+
+namespace {
+
+struct FieldValue {
+  const char* value;
+  void (*apply)(ModeSpec&);
+};
+
+struct Field {
+  const char* name;
+  std::vector<FieldValue> values;
+};
+
+// One row per field a user can set; adding a field or value is adding a row here.
+const std::vector<Field>& ComposableFields() {
+  static const std::vector<Field> kFields = {
+      {"conv_in",
+       {{"int8", [](ModeSpec& m) { m.conv_input = ConvInput::kInt8Static; }},
+        {"fp32_dynamic", [](ModeSpec& m) { m.conv_input = ConvInput::kFloatDynamic; }}}},
+      {"conv_out",
+       {{"int8", [](ModeSpec& m) { m.conv_output = ConvOutput::kInt8; }},
+        {"int8_grid", [](ModeSpec& m) { m.conv_output = ConvOutput::kInt8Grid; }},
+        {"fp32", [](ModeSpec& m) { m.conv_output = ConvOutput::kFp32; }}}},
+      {"xproj_in",
+       {{"as_produced", [](ModeSpec& m) { m.x_proj_input = StageInput::kAsProduced; }},
+        {"requant", [](ModeSpec& m) { m.x_proj_input = StageInput::kRequantRne; }}}},
+      {"ssm_in",
+       {{"as_produced", [](ModeSpec& m) { m.ssm_input = StageInput::kAsProduced; }},
+        {"requant", [](ModeSpec& m) { m.ssm_input = StageInput::kRequantRne; }}}},
+      {"ssm",
+       {{"kernel", [](ModeSpec& m) { m.ssm = SsmArithmetic::kKernel; }},
+        {"framework", [](ModeSpec& m) { m.ssm = SsmArithmetic::kFramework; }},
+        {"reference", [](ModeSpec& m) { m.ssm = SsmArithmetic::kReference; }}}},
+  };
+  return kFields;
+}
+
+std::string Trim(const std::string& s) {
+  const auto begin = s.find_first_not_of(" \t");
+  if (begin == std::string::npos) return "";
+  return s.substr(begin, s.find_last_not_of(" \t") - begin + 1);
+}
+
+}  // namespace
+
+std::string ModeSpecSyntax() {
+  std::string out = "base: a named mode (default 0)\n";
+  for (const Field& field : ComposableFields()) {
+    out += std::string(field.name) + ": ";
+    for (size_t i = 0; i < field.values.size(); ++i) out += (i ? "|" : "") + std::string(field.values[i].value);
+    out += "\n";
+  }
+  return out;
+}
+
+ModeSpec ParseModeSpec(const std::string& name, const std::string& text) {
+  const std::string where = "mode spec \"" + name + "\"";
+  if (name.empty()) throw Error(ErrorKind::kInvalidArgument, "a composed mode needs a name");
+  if (FindBuiltinMode(name)) {
+    throw Error(ErrorKind::kInvalidArgument,
+                where + ": the name is taken by a built-in mode; built-in modes: " + BuiltinModeNames());
+  }
+  std::vector<std::pair<std::string, std::string>> assignments;
+  std::string base = "0";
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = Trim(text.substr(start, comma - start));
+    start = comma + 1;
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      throw Error(ErrorKind::kInvalidArgument, where + ": \"" + item + "\" is not field=value; fields:\n" + ModeSpecSyntax());
+    }
+    const std::string key = Trim(item.substr(0, eq)), value = Trim(item.substr(eq + 1));
+    for (const auto& [seen, unused] : assignments) {
+      if (seen == key) throw Error(ErrorKind::kInvalidArgument, where + ": field \"" + key + "\" is set twice");
+    }
+    if (key == "base") {
+      base = value;
+    }
+    assignments.emplace_back(key, value);
+  }
+  const auto base_mode = FindBuiltinMode(base);
+  if (!base_mode) {
+    throw Error(ErrorKind::kInvalidArgument,
+                where + ": base \"" + base + "\" is not a named mode; named modes: " + BuiltinModeNames());
+  }
+  ModeSpec spec = *base_mode;
+  spec.name = name;
+  spec.builtin = false;
+  spec.description = "composed: " + (text.empty() ? "base=" + base : text);
+  for (const auto& [key, value] : assignments) {
+    if (key == "base") continue;
+    const auto field = std::find_if(ComposableFields().begin(), ComposableFields().end(),
+                                    [&](const Field& f) { return key == f.name; });
+    if (field == ComposableFields().end()) {
+      throw Error(ErrorKind::kInvalidArgument, where + ": unknown field \"" + key + "\"; fields:\n" + ModeSpecSyntax());
+    }
+    if (spec.weights != WeightSet::kQuantized) {
+      throw Error(ErrorKind::kInvalidArgument, where + ": field \"" + key + "\" applies to quantized modes, and base \"" +
+                                                   base + "\" is a float mode");
+    }
+    const auto choice = std::find_if(field->values.begin(), field->values.end(),
+                                     [&](const FieldValue& v) { return value == v.value; });
+    if (choice == field->values.end()) {
+      std::string allowed;
+      for (const auto& v : field->values) allowed += (allowed.empty() ? "" : ", ") + std::string(v.value);
+      throw Error(ErrorKind::kInvalidArgument,
+                  where + ": field \"" + key + "\" has value \"" + value + "\"; allowed: " + allowed);
+    }
+    choice->apply(spec);
+  }
+  return spec;
 }
 
 }  // namespace layerscope

@@ -61,4 +61,11 @@ std::optional<ModeSpec> FindBuiltinMode(const std::string& name);
 std::string BuiltinModeNames();
 const char* FloatPrecisionName(FloatPrecision precision);
 
+// Composes a user mode named `name` from "field=value,field=value" (e.g. "conv_out=fp32,ssm_in=requant,ssm=framework").
+// Starts from the row named by the optional field `base` (default "0"); every other field overrides one ModeSpec
+// field. Throws Error(kInvalidArgument) naming the field or value at fault and what is allowed.
+ModeSpec ParseModeSpec(const std::string& name, const std::string& text);
+// The fields and values ParseModeSpec accepts, one "field: value|value" per line, for help texts and errors.
+std::string ModeSpecSyntax();
+
 }  // namespace layerscope
