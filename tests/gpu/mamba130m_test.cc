@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ostream>
 #include <string>
 
 #include "core/compare/resident_model.h"
@@ -19,6 +20,11 @@ struct Case {
   const char* mode;
   double tolerance;  // the bounds: 1e-5 fp32, 1e-2 fp16
 };
+
+// gtest prints parameters in test names and failures; without this it dumps their bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.device << " " << c.mode;
+}
 
 class Mamba130mVsTransformers : public ::testing::TestWithParam<Case> {};
 

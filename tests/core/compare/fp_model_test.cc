@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <string>
 
 #include "core/compare/resident_model.h"
@@ -20,6 +21,11 @@ struct Case {
   const char* mode;
   double tolerance;
 };
+
+// gtest prints parameters in test names and failures; without this it dumps their bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.model_dir << " vs " << c.fixture << " in " << c.mode;
+}
 
 class FpModelVsTransformers : public ::testing::TestWithParam<Case> {};
 
