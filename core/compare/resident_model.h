@@ -13,29 +13,51 @@
 #include "core/model/host_tensor.h"
 #include "core/model/model_config.h"
 #include "core/modes/mode_spec.h"
+#include "core/quant/calibration.h"
 
 namespace layerscope {
 
 struct ModelInfo {
-  std::string name;     // folder name
+  std::string name;  // folder name
   std::string dir;
   std::string weights;  // what was read ("model.safetensors", ...)
   std::string device;   // "cpu", "cuda:0"
   MambaConfig config;
   int64_t parameters = 0;
+  bool float_available = false;      // the FP modes (fp32, fp16, bf16) can run
+  bool quantized_available = false;  // the W8A8 modes can run
+  // How the W8A8 model came to be ("calibrated on 10 x 512 bytes of calib.txt, alpha 0.9995, fp16 weight
+  // arithmetic, 2.1 s", "loaded from a Quamba checkpoint"), or why there is none.
+  std::string quantization;
+};
+
+// What Load does besides reading the checkpoint: the W8A8 (Quamba) model is built once, at load.
+struct LoadOptions {
+  bool quantize = true;
+  CalibrationOptions calibration;
+  // Token ids to calibrate on (each calibration.seq_len long). Empty: for byte-vocabulary models (vocab 256),
+  // calibration.samples windows of calibration_text; other models then get no quantized model.
+  std::vector<std::vector<int32_t>> calibration_samples;
+  std::string calibration_text;  // a text file; empty: the embedded model's calib.txt
 };
 
 // What one forward pass captured: (layer, point) -> [batch, seqlen, channels] fp32, FP basis; plus logits
 // [batch, seqlen, vocab] when asked for.
 struct Captures {
   std::map<std::pair<int, CapturePoint>, HostTensor> tensors;
+  std::map<std::pair<int, CapturePoint>, CaptureDescription> descriptions;  // dtype, scale and basis of each
   HostTensor logits;
+  // Quantized modes: out_proj input values beyond [-128, 127] (saturated, or wrapped under had_overflow=wrap).
+  int64_t out_proj_input_overflows = 0;
 };
 
 class ResidentModel {
  public:
-  // Loads the checkpoint in `dir` onto `device` ("cpu", "cuda", "cuda:N"). Throws Error naming what failed.
-  static std::unique_ptr<ResidentModel> Load(const std::string& dir, const std::string& device);
+  // Loads the checkpoint in `dir` onto `device` ("cpu", "cuda", "cuda:N") and, per `options`, quantizes it
+  // (MODES.md §2). A Quamba checkpoint folder (ssm_cfg.layer "W8A8QMamba") loads the quantized model only: float
+  // modes then fail with kFailedPrecondition. Throws Error naming what failed.
+  static std::unique_ptr<ResidentModel> Load(const std::string& dir, const std::string& device,
+                                             const LoadOptions& options = {});
   // The embedded default model's folder.
   static std::string EmbeddedModelDir();
   // Whether this build can run on `device` ("cuda" needs a CUDA build and a visible GPU).
@@ -47,10 +69,13 @@ class ResidentModel {
 
   const ModelInfo& info() const;
 
+  // Writes the W8A8 model as a Quamba checkpoint (config.json + pytorch_model.bin) into `dir`.
+  // Error(kFailedPrecondition) when there is no quantized model.
+  void SaveQuantized(const std::string& dir) const;
+
   // One forward pass of `mode` over `samples` (equal lengths), keeping the requested captures.
-  Captures Run(const ModeSpec& mode, const std::vector<std::vector<int32_t>>& samples,
-               const std::vector<int>& layers, const std::vector<CapturePoint>& points,
-               bool keep_logits) const;
+  Captures Run(const ModeSpec& mode, const std::vector<std::vector<int32_t>>& samples, const std::vector<int>& layers,
+               const std::vector<CapturePoint>& points, bool keep_logits) const;
 
   // Runs the reference and every mode over the same batches and streams metrics rows. The request must be
   // valid (the service validates); violations throw Error(kInvalidArgument). Safe to call from several threads.

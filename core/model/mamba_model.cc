@@ -83,8 +83,10 @@ bool CaptureSink::Wants(int layer, CapturePoint point) const {
          point_wanted_[static_cast<size_t>(point)];
 }
 
-void CaptureSink::Put(int layer, CapturePoint point, const at::Tensor& value) {
-  if (Wants(layer, point)) tensors[{layer, point}] = value.to(at::kFloat).contiguous();
+void CaptureSink::Put(int layer, CapturePoint point, const at::Tensor& value, const CaptureDescription& description) {
+  if (!Wants(layer, point)) return;
+  tensors[{layer, point}] = value.to(at::kFloat).contiguous();
+  descriptions[{layer, point}] = description;
 }
 
 int CaptureSink::LastLayerNeeded(int n_layer) const { return keep_logits_ ? n_layer - 1 : max_layer_; }
@@ -92,6 +94,7 @@ int CaptureSink::LastLayerNeeded(int n_layer) const { return keep_logits_ ? n_la
 FloatMamba::FloatMamba(const Checkpoint& checkpoint, at::Device device, FloatPrecision precision)
     : config_(checkpoint.config),
       device_(device),
+      described_{FloatPrecisionName(precision)},
       storage_(StorageType(precision)),
       compute_(device.is_cuda() ? StorageType(precision) : at::kFloat) {
   auto weight = [&](const std::string& key) -> const HostTensor& {
@@ -151,13 +154,13 @@ void FloatMamba::Forward(const at::Tensor& ids, CaptureSink& sink) const {
     if (!config_.residual_in_fp32) r = r.to(storage_).to(at::kFloat);
     const at::Tensor normed = r * at::rsqrt(r.pow(2).mean(-1, /*keepdim=*/true) + config_.norm_eps) * w.norm;
     const at::Tensor x_in = Round(normed);
-    sink.Put(i, CapturePoint::kMixerInput, x_in);
+    sink.Put(i, CapturePoint::kMixerInput, x_in, described_);
 
     const at::Tensor xz = Round(at::linear(x_in, w.in_proj, w.in_proj_bias));
-    sink.Put(i, CapturePoint::kInProjOutput, xz);
+    sink.Put(i, CapturePoint::kInProjOutput, xz, described_);
     const at::Tensor x = xz.narrow(-1, 0, E);
     const at::Tensor z = xz.narrow(-1, E, E);
-    sink.Put(i, CapturePoint::kConv1dInput, x);
+    sink.Put(i, CapturePoint::kConv1dInput, x, described_);
 
     // Causal depthwise conv: pad d_conv-1 on both sides and keep the first seqlen outputs.
     const int64_t k = w.conv_weight.size(-1);
@@ -165,26 +168,27 @@ void FloatMamba::Forward(const at::Tensor& ids, CaptureSink& sink) const {
                                  /*dilation=*/1, /*groups=*/E)
                           .narrow(-1, 0, seqlen);
     const at::Tensor u = Round(at::silu(conv).transpose(1, 2));
-    sink.Put(i, CapturePoint::kConv1dOutput, u);
-    sink.Put(i, CapturePoint::kSsmInput, u);
+    sink.Put(i, CapturePoint::kConv1dOutput, u, described_);
+    sink.Put(i, CapturePoint::kSsmInput, u, described_);
 
     const at::Tensor x_dbl = Round(at::linear(u, w.x_proj));
-    sink.Put(i, CapturePoint::kXProjOutput, x_dbl);
+    sink.Put(i, CapturePoint::kXProjOutput, x_dbl, described_);
     const at::Tensor dt_low = x_dbl.narrow(-1, 0, R);
     const at::Tensor Bm = x_dbl.narrow(-1, R, N);
     const at::Tensor Cm = x_dbl.narrow(-1, R + N, N);
     // dt_proj without its bias in the mode's precision; bias and softplus in fp32, as the reference kernel does.
     const at::Tensor dt_raw = Round(at::linear(dt_low, w.dt_proj));
     const at::Tensor delta = at::softplus(dt_raw.to(at::kFloat) + w.dt_bias, /*beta=*/1, /*threshold=*/20);
-    sink.Put(i, CapturePoint::kDt, delta);
+    sink.Put(i, CapturePoint::kDt, delta, described_);
 
     const at::Tensor y = Round(SelectiveScan(u, delta, w.A, Bm, Cm, w.D, z));
-    sink.Put(i, CapturePoint::kSsmOutput, y);
-    sink.Put(i, CapturePoint::kOutProjInput, y);
+    sink.Put(i, CapturePoint::kSsmOutput, y, described_);
+    sink.Put(i, CapturePoint::kOutProjInput, y, described_);
 
     h = Round(at::linear(y, w.out_proj, w.out_proj_bias));
-    sink.Put(i, CapturePoint::kMixerOutput, h);
-    if (sink.Wants(i, CapturePoint::kBlockOutput)) sink.Put(i, CapturePoint::kBlockOutput, r + h.to(at::kFloat));
+    sink.Put(i, CapturePoint::kMixerOutput, h, described_);
+    if (sink.Wants(i, CapturePoint::kBlockOutput))
+      sink.Put(i, CapturePoint::kBlockOutput, r + h.to(at::kFloat), described_);
   }
   if (!sink.keep_logits()) return;
   r = r + h.to(at::kFloat);

@@ -27,12 +27,14 @@ class CaptureSink {
   CaptureSink(const std::vector<int>& layers, const std::vector<CapturePoint>& points, bool keep_logits);
 
   bool Wants(int layer, CapturePoint point) const;
-  void Put(int layer, CapturePoint point, const at::Tensor& value);
+  // Keeps `value` as fp32 when wanted, with how it was brought to the FP basis and units (MODES.md §4).
+  void Put(int layer, CapturePoint point, const at::Tensor& value, const CaptureDescription& description);
   // The forward can stop after this layer when no logits are wanted (-1: run every layer).
   int LastLayerNeeded(int n_layer) const;
   bool keep_logits() const { return keep_logits_; }
 
   std::map<std::pair<int, CapturePoint>, at::Tensor> tensors;
+  std::map<std::pair<int, CapturePoint>, CaptureDescription> descriptions;
   at::Tensor logits;
 
  private:
@@ -60,8 +62,9 @@ class FloatMamba {
 
   MambaConfig config_;
   at::Device device_;
-  at::ScalarType storage_;  // fp32, fp16 or bf16
-  at::ScalarType compute_;  // the type ops run in: storage_ on CUDA, fp32 on the CPU
+  CaptureDescription described_;  // every capture: the precision's values, FP basis
+  at::ScalarType storage_;        // fp32, fp16 or bf16
+  at::ScalarType compute_;        // the type ops run in: storage_ on CUDA, fp32 on the CPU
   at::Tensor embedding_, norm_f_, lm_head_;
   std::vector<FloatLayerWeights> layers_;
 };

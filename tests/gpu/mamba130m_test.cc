@@ -34,7 +34,7 @@ TEST_P(Mamba130mVsTransformers, EveryLayerAndLogits) {
   const Case c = GetParam();
   const std::string mode = c.mode;
   const auto reference = ReadSafetensors(std::string(dir) + "/reference-" + mode + ".safetensors");
-  const auto model = ResidentModel::Load(std::string(dir) + "/model", c.device);
+  const auto model = ResidentModel::Load(std::string(dir) + "/model", c.device, LoadOptions{/*quantize=*/false});
   const int n_layer = static_cast<int>(model->info().config.n_layer);
   std::vector<int> layers;
   for (int i = 0; i < n_layer; ++i) layers.push_back(i);

@@ -13,6 +13,9 @@
 namespace layerscope {
 namespace {
 
+// These tests check the FP model; quantizing (calibration) at load would only cost time.
+const LoadOptions kFloatOnly{/*quantize=*/false};
+
 const std::string kFixtures = std::string(LAYERSCOPE_SOURCE_DIR) + "/tests/fixtures/hf/";
 
 struct Case {
@@ -31,7 +34,7 @@ class FpModelVsTransformers : public ::testing::TestWithParam<Case> {};
 
 TEST_P(FpModelVsTransformers, EveryLayerAndLogits) {
   const Case c = GetParam();
-  const auto model = ResidentModel::Load(std::string(LAYERSCOPE_SOURCE_DIR) + "/" + c.model_dir, "cpu");
+  const auto model = ResidentModel::Load(std::string(LAYERSCOPE_SOURCE_DIR) + "/" + c.model_dir, "cpu", kFloatOnly);
   const auto reference = ReadSafetensors(kFixtures + c.fixture);
   const int n_layer = static_cast<int>(model->info().config.n_layer);
   std::vector<int> layers;
@@ -67,7 +70,7 @@ INSTANTIATE_TEST_SUITE_P(
 // On the CPU, fp16 means every stage output is an fp16 value (see core/model/mamba_model.h): converting each
 // capture to fp16 and back must change nothing.
 TEST(FpModelPrecision, Fp16CapturesAreFp16Values) {
-  const auto model = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cpu");
+  const auto model = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cpu", kFloatOnly);
   std::vector<CapturePoint> points;
   for (const auto& info : AllCapturePoints()) {
     if (info.point != CapturePoint::kBlockOutput && info.point != CapturePoint::kDt) points.push_back(info.point);
@@ -90,7 +93,7 @@ TEST(FpModelPrecision, Fp16CapturesAreFp16Values) {
 
 // Same request, same machine: bit-identical captures.
 TEST(FpModelDeterminism, RepeatedRunsAreBitIdentical) {
-  const auto model = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cpu");
+  const auto model = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cpu", kFloatOnly);
   const std::vector<std::vector<int32_t>> samples = {{1, 2, 3, 4, 5, 6, 7, 8, 9}, {9, 8, 7, 6, 5, 4, 3, 2, 1}};
   const auto a = model->Run(*FindBuiltinMode("fp32"), samples, {0, 3, 5}, DefaultCapturePoints(), true);
   const auto b = model->Run(*FindBuiltinMode("fp32"), samples, {0, 3, 5}, DefaultCapturePoints(), true);
@@ -100,7 +103,7 @@ TEST(FpModelDeterminism, RepeatedRunsAreBitIdentical) {
 
 // A sample run alone and inside a batch gives the same values (batches are independent).
 TEST(FpModelBatching, BatchOfTwoEqualsTwoSingles) {
-  const auto model = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cpu");
+  const auto model = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cpu", kFloatOnly);
   const std::vector<int32_t> first = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110};
   const std::vector<int32_t> second = {5, 15, 25, 35, 45, 55, 65, 75, 85, 95, 105};
   const auto both = model->Run(*FindBuiltinMode("fp32"), {first, second}, {5}, {CapturePoint::kSsmOutput}, false);

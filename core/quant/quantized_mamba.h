@@ -1,0 +1,82 @@
+// QuantizedMamba: the W8A8 "Quamba" Mamba-1 (../shared/docs/MODES.md §2) resident on one device, run under any
+// quantized ModeSpec (§3) with every capture brought back to the FP model's basis and units (§4). Built from an
+// FP checkpoint by the offline transforms and calibration (Quantize), or from a published Quamba checkpoint
+// (quamba_checkpoint.h). Internal to the core library (LibTorch types); ResidentModel is the public face.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/model/checkpoint.h"
+#include "core/model/mamba_model.h"
+#include "core/modes/mode_spec.h"
+#include "core/quant/calibration.h"
+
+namespace layerscope {
+
+// A W8A8 linear as Quamba stores it: int8 weight [out, in] and the three scalars of its epilogue, a = s_x / s_y,
+// b = s_W and alpha = s_W·s_x / s_y (int8 output) or s_W·s_x (float output). The forward uses alpha, as the
+// published kernel does; a and b are kept so a saved checkpoint carries what a loaded one had.
+struct QuantLinear {
+  at::Tensor weight;
+  float a = 0, b = 0, alpha = 0;
+};
+
+struct QuantizedLayer {
+  float norm_output_scale = 0;  // s_in
+  QuantLinear in_proj;          // int8 out, scale s_xz
+  at::Tensor conv_weight;       // int8 [d_inner, d_conv]
+  at::Tensor conv_bias;         // int8 [d_inner]
+  float conv_weight_scale = 0, conv_bias_scale = 0;
+  float conv_input_scale = 0;    // s_xz
+  float conv_output_scale = 0;   // s_u
+  QuantLinear x_proj;            // int8 out, scale s_xdbl
+  QuantLinear dt_proj;           // int8 out, scale s_dt
+  at::Tensor A_log, D, dt_bias;  // int8 [d_inner, d_state], [d_inner], [d_inner]
+  float A_scale = 0, D_scale = 0, dt_bias_scale = 0;
+  float u_scale = 0, dt_scale = 0, B_scale = 0, C_scale = 0, z_scale = 0, ssm_state_scale = 0;
+  float had_scale = 0;   // s_oin: quantization of the Hadamard-rotated SSM output
+  QuantLinear out_proj;  // fp16 out, rotated on both sides
+  // The FP norm weight γ folded into in_proj: captures of mixer_input multiply by it to return to the FP units.
+  // Undefined for a model loaded from a Quamba checkpoint alone (the checkpoint does not keep it).
+  at::Tensor gamma;
+};
+
+struct QuantizedWeights {
+  MambaConfig config;    // layout kQuamba
+  at::Tensor embedding;  // fp16 [vocab, d_model], rows rotated
+  at::Tensor norm_f;     // fp16 [d_model] (ones: folded into lm_head)
+  at::Tensor lm_head;    // fp16 [vocab, d_model], folded and rotated
+  std::vector<QuantizedLayer> layers;
+};
+
+// Counters a forward fills: how many out_proj input values fell outside [-128, 127] (they saturate, or wrap
+// under Int8Overflow::kWrap).
+struct ForwardCounters {
+  int64_t out_proj_input_overflows = 0;
+};
+
+// The recipe's weight quantization and calibration of an FP checkpoint (MODES.md §2.1–2.2), on the CPU.
+QuantizedWeights QuantizeCheckpoint(const Checkpoint& checkpoint, const std::vector<std::vector<int32_t>>& samples,
+                                    const CalibrationOptions& options, const std::string& calibration_device);
+
+class QuantizedMamba {
+ public:
+  // Moves `weights` onto `device`. Throws Error(kInvalidArgument) when shapes or dtypes disagree with the config.
+  QuantizedMamba(QuantizedWeights weights, at::Device device);
+
+  const QuantizedWeights& weights() const { return weights_; }
+
+  // ids: [B, L] int64 on the model's device. mode.weights must be kQuantized. Captures are fp32 [B, L, C] in the
+  // FP model's basis and units, each described in sink.descriptions.
+  void Forward(const at::Tensor& ids, const ModeSpec& mode, CaptureSink& sink, ForwardCounters* counters) const;
+
+ private:
+  QuantizedWeights weights_;
+  at::Device device_;
+  at::Tensor h_model_, h_inner_;  // Ĥ(d_model), Ĥ(d_inner), fp32, for un-rotating captures
+};
+
+}  // namespace layerscope
