@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <string>
@@ -247,53 +248,70 @@ void MetricAccumulator::SwitchToHistogram() {
   std::vector<float>().swap(abs_diffs_);  // release the memory, not just the size
 }
 
-Metrics MetricAccumulator::Finish() const {
+Metrics MetricsFromMoments(const PairMoments& p, const double (&percentiles)[4], double percentile_relative_error) {
   Metrics out;
-  out.count = moments_.n;
-  out.nonfinite_ref = nonfinite_ref_;
-  out.nonfinite_mode = nonfinite_mode_;
-  if (moments_.n == 0) return out;
+  out.count = p.count;
+  out.nonfinite_ref = p.nonfinite_ref;
+  out.nonfinite_mode = p.nonfinite_mode;
+  if (p.count == 0) return out;
 
-  const double n = static_cast<double>(moments_.n);
+  const double n = static_cast<double>(p.count);
   // min == max is the exact test for a constant side; computed second moments of constant data can be a few ulps
   // off zero when the mean is not representable. m2 <= 0 only guards the square roots against such rounding.
-  const bool ref_varies = min_r_ < max_r_ && moments_.m2_r > 0;
-  const bool mode_varies = min_m_ < max_m_ && moments_.m2_m > 0;
-  const bool diff_varies = min_d_ < max_d_ && moments_.m2_d > 0;
-  out.ref_mean = shift_r_ + moments_.mean_r;
-  out.ref_std = ref_varies ? std::sqrt(moments_.m2_r / n) : 0;
-  out.ref_min = min_r_;
-  out.ref_max = max_r_;
-  out.mode_mean = shift_m_ + moments_.mean_m;
-  out.mode_std = mode_varies ? std::sqrt(moments_.m2_m / n) : 0;
-  out.mode_min = min_m_;
-  out.mode_max = max_m_;
-  out.diff_mean = shift_d_ + moments_.mean_d;
-  out.diff_std = diff_varies ? std::sqrt(moments_.m2_d / n) : 0;
-  out.mae = out.mean_abs_diff = sum_abs_d_ / n;
-  out.max_abs_diff = max_abs_d_;
-  out.mse = sum_d2_ / n;
+  const bool ref_varies = p.min_r < p.max_r && p.m2_r > 0;
+  const bool mode_varies = p.min_m < p.max_m && p.m2_m > 0;
+  const bool diff_varies = p.min_d < p.max_d && p.m2_d > 0;
+  out.ref_mean = p.mean_r;
+  out.ref_std = ref_varies ? std::sqrt(p.m2_r / n) : 0;
+  out.ref_min = p.min_r;
+  out.ref_max = p.max_r;
+  out.mode_mean = p.mean_m;
+  out.mode_std = mode_varies ? std::sqrt(p.m2_m / n) : 0;
+  out.mode_min = p.min_m;
+  out.mode_max = p.max_m;
+  out.diff_mean = p.mean_d;
+  out.diff_std = diff_varies ? std::sqrt(p.m2_d / n) : 0;
+  out.mae = out.mean_abs_diff = p.sum_abs_d / n;
+  out.max_abs_diff = p.max_abs_d;
+  out.mse = p.sum_d2 / n;
   out.rmse = std::sqrt(out.mse);
-  out.relative_mse = out.mse / (sum_r2_ / n + 1e-8);
-  out.relative_mae = out.mae / (sum_abs_r_ / n + 1e-8);
+  out.relative_mse = out.mse / (p.sum_r2 / n + 1e-8);
+  out.relative_mae = out.mae / (p.sum_abs_r / n + 1e-8);
   // Clamped to [-1, 1] against rounding, as numpy's corrcoef does; sqrt of the product keeps r == m at exactly 1.
-  if (ref_varies && mode_varies) {
-    out.correlation = std::clamp(moments_.c_rm / std::sqrt(moments_.m2_r * moments_.m2_m), -1.0, 1.0);
-  }
-  if (sum_r2_ > 0 && sum_m2_ > 0) out.cosine = std::clamp(sum_rm_ / std::sqrt(sum_r2_ * sum_m2_), -1.0, 1.0);
-  if (sum_d2_ > 0) out.sqnr_db = 10 * std::log10(sum_r2_ / sum_d2_);
-
-  const std::vector<double> qs = {50, 90, 95, 99};
-  const std::vector<double> p = histogram_.empty()
-                                    ? ExactPercentiles(abs_diffs_, qs)
-                                    : HistogramPercentiles(histogram_, static_cast<size_t>(moments_.n), qs);
-  out.p50 = p[0];
-  out.p90 = p[1];
-  out.p95 = p[2];
-  out.p99 = p[3];
-  out.percentiles_exact = histogram_.empty();
-  out.percentile_relative_error = histogram_.empty() ? 0 : kHistogramRelativeError;
+  if (ref_varies && mode_varies) out.correlation = std::clamp(p.c_rm / std::sqrt(p.m2_r * p.m2_m), -1.0, 1.0);
+  if (p.sum_r2 > 0 && p.sum_m2 > 0) out.cosine = std::clamp(p.sum_rm / std::sqrt(p.sum_r2 * p.sum_m2), -1.0, 1.0);
+  if (p.sum_d2 > 0) out.sqnr_db = 10 * std::log10(p.sum_r2 / p.sum_d2);
+  out.p50 = percentiles[0];
+  out.p90 = percentiles[1];
+  out.p95 = percentiles[2];
+  out.p99 = percentiles[3];
+  out.percentiles_exact = percentile_relative_error == 0;
+  out.percentile_relative_error = percentile_relative_error;
   return out;
+}
+
+Metrics MetricAccumulator::Finish() const {
+  PairMoments p{};
+  p.count = moments_.n;
+  p.nonfinite_ref = nonfinite_ref_;
+  p.nonfinite_mode = nonfinite_mode_;
+  double percentiles[4] = {0, 0, 0, 0};
+  if (moments_.n > 0) {
+    p.mean_r = shift_r_ + moments_.mean_r;
+    p.mean_m = shift_m_ + moments_.mean_m;
+    p.mean_d = shift_d_ + moments_.mean_d;
+    p.m2_r = moments_.m2_r, p.m2_m = moments_.m2_m, p.m2_d = moments_.m2_d, p.c_rm = moments_.c_rm;
+    p.sum_r2 = sum_r2_, p.sum_m2 = sum_m2_, p.sum_d2 = sum_d2_;
+    p.sum_abs_r = sum_abs_r_, p.sum_abs_d = sum_abs_d_, p.sum_rm = sum_rm_;
+    p.min_r = min_r_, p.max_r = max_r_, p.min_m = min_m_, p.max_m = max_m_, p.min_d = min_d_, p.max_d = max_d_;
+    p.max_abs_d = max_abs_d_;
+    const std::vector<double> qs(std::begin(kReportedPercentiles), std::end(kReportedPercentiles));
+    const std::vector<double> values = histogram_.empty()
+                                           ? ExactPercentiles(abs_diffs_, qs)
+                                           : HistogramPercentiles(histogram_, static_cast<size_t>(moments_.n), qs);
+    std::copy(values.begin(), values.end(), percentiles);
+  }
+  return MetricsFromMoments(p, percentiles, histogram_.empty() ? 0 : kHistogramRelativeError);
 }
 
 double Percentile(std::vector<float>& values, double q) {

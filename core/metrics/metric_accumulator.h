@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/metrics/metrics.h"
+#include "kernels/metrics/metrics_reduce.h"
 
 namespace layerscope {
 
@@ -57,6 +58,15 @@ class MetricAccumulator {
   mutable std::vector<float> abs_diffs_;  // exact mode: every |d|; mutable because Finish() selects in place
   std::vector<uint64_t> histogram_;       // histogram mode (non-empty once switched): counts per |d| bucket
 };
+
+// The |d| percentiles every comparison reports (p50, p90, p95, p99), in that order.
+inline constexpr double kReportedPercentiles[4] = {50, 90, 95, 99};
+
+// Metrics from the moments of a population of pairs and its |d| percentiles (kReportedPercentiles, with the bound
+// on their relative error; 0 when exact). The one place the definitions of ../shared/docs/MODES.md §5 are
+// computed: the CPU accumulator and the device reduction (kernels/metrics) both end here.
+Metrics MetricsFromMoments(const PairMoments& moments, const double (&percentiles)[4],
+                           double percentile_relative_error);
 
 // Percentile q in [0, 100] of values with numpy's default (linear) interpolation; reorders `values`
 // (selection, not a full sort). Throws on an empty vector.

@@ -1,0 +1,234 @@
+// Benchmark of the CUDA metrics reduction and |d| selection (kernels/metrics/metrics_reduce.h) against the
+// device-to-device copy bandwidth measured in the same run (../shared/docs: the reduction should reach 60% of it).
+// Times are medians of CUDA-event-timed batches of calls after warm-up, over random non-zero data; inputs smaller than
+// a few L2 sizes rotate among several copies so that the L2 cache does not serve them.
+//   metrics_reduce_bench [repeats]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/metrics/metrics_reduce.h"
+
+namespace layerscope {
+namespace {
+
+void Check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+void* DeviceAlloc(size_t bytes) {
+  void* p = nullptr;
+  Check(cudaMalloc(&p, bytes), "cudaMalloc");
+  return p;
+}
+
+// Median over `repeats` of the time per call of `batch` back-to-back calls of `work(call index)`, timed with events
+// after `warmup` calls: the device's time per call, as when a job enqueues many reductions; the launch latency of a
+// lone call is measured separately.
+double MedianMs(int warmup, int repeats, int batch, const std::function<void(int)>& work) {
+  cudaEvent_t start, stop;
+  Check(cudaEventCreate(&start), "event");
+  Check(cudaEventCreate(&stop), "event");
+  int call = 0;
+  for (int i = 0; i < warmup; ++i) work(call++);
+  std::vector<float> ms(repeats);
+  for (int i = 0; i < repeats; ++i) {
+    Check(cudaEventRecord(start), "record");
+    for (int b = 0; b < batch; ++b) work(call++);
+    Check(cudaEventRecord(stop), "record");
+    Check(cudaEventSynchronize(stop), "sync");
+    Check(cudaEventElapsedTime(&ms[i], start, stop), "elapsed");
+    ms[i] /= batch;
+  }
+  Check(cudaGetLastError(), "kernels");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  std::nth_element(ms.begin(), ms.begin() + repeats / 2, ms.end());
+  return ms[repeats / 2];
+}
+
+// The same, with the batch captured once in a CUDA graph and replayed: the device's time per call without the
+// host's launch gaps, which dominate when one call's work is a few tens of microseconds.
+double GraphMedianMs(int repeats, int batch, const std::function<void(int, cudaStream_t)>& work) {
+  cudaStream_t stream;
+  Check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  Check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
+  for (int b = 0; b < batch; ++b) work(b, stream);
+  Check(cudaStreamEndCapture(stream, &graph), "capture");
+  Check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+  cudaEvent_t start, stop;
+  Check(cudaEventCreate(&start), "event");
+  Check(cudaEventCreate(&stop), "event");
+  for (int i = 0; i < 2; ++i) Check(cudaGraphLaunch(exec, stream), "replay");
+  std::vector<float> ms(repeats);
+  for (int i = 0; i < repeats; ++i) {
+    Check(cudaEventRecord(start, stream), "record");
+    Check(cudaGraphLaunch(exec, stream), "replay");
+    Check(cudaEventRecord(stop, stream), "record");
+    Check(cudaEventSynchronize(stop), "sync");
+    Check(cudaEventElapsedTime(&ms[i], start, stop), "elapsed");
+    ms[i] /= batch;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+  std::nth_element(ms.begin(), ms.begin() + repeats / 2, ms.end());
+  return ms[repeats / 2];
+}
+
+// Random (reference, mode) pairs: r uniform in +-[0.001, 2), m = r (1 + 1e-3 e), e uniform in [-1, 1).
+void FillPairs(std::vector<float>& ref, std::vector<float>& mode, uint64_t seed) {
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  auto uniform = [&s] {  // xorshift64*, 24 bits
+    s ^= s >> 12, s ^= s << 25, s ^= s >> 27;
+    return static_cast<float>((s * 0x2545F4914F6CDD1Dull) >> 40) * (1.0f / 16777216.0f);
+  };
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const float magnitude = 0.001f + 2 * uniform();
+    ref[i] = uniform() < 0.5f ? -magnitude : magnitude;
+    mode[i] = ref[i] * (1 + 1e-3f * (2 * uniform() - 1));
+  }
+}
+
+struct Row {
+  std::string what;
+  int64_t n;
+  double ms, bytes;
+};
+
+int Run(int repeats) {
+  int device = 0;
+  cudaDeviceProp prop;
+  Check(cudaGetDevice(&device), "device");
+  Check(cudaGetDeviceProperties(&prop, device), "properties");
+  std::printf("device: %s, %d SMs, L2 %d MiB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+
+  // The ceiling: a 1 GiB device-to-device copy; bytes read plus bytes written.
+  const size_t copy_bytes = size_t{1} << 30;
+  void* src = DeviceAlloc(copy_bytes);
+  void* dst = DeviceAlloc(copy_bytes);
+  Check(cudaMemset(src, 0x5a, copy_bytes), "memset");
+  const double copy_ms = MedianMs(
+      3, repeats, 1, [&](int) { Check(cudaMemcpyAsync(dst, src, copy_bytes, cudaMemcpyDeviceToDevice), "copy"); });
+  const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e6);
+  cudaFree(src);
+  cudaFree(dst);
+
+  std::vector<Row> rows;
+  void* workspace = DeviceAlloc(std::max(ReducePairsCudaWorkspaceBytes(), AbsDiffOrderStatisticsCudaWorkspaceBytes()));
+  auto* result = static_cast<PairMoments*>(DeviceAlloc(sizeof(PairMoments)));
+  float* selected = static_cast<float*>(DeviceAlloc(kMaxOrderStatistics * sizeof(float)));
+  for (int64_t n : {int64_t{10} * 512 * 1536, int64_t{64} << 20}) {
+    const int sets = 12 * n < 4 * static_cast<int64_t>(prop.l2CacheSize) ? 4 : 1;  // inputs + |d| vs 4 L2s
+    std::vector<float> ref(n), mode(n);
+    std::vector<float*> ref_d(sets), mode_d(sets), abs_d(sets);
+    for (int s = 0; s < sets; ++s) {
+      FillPairs(ref, mode, 7 + s);
+      ref_d[s] = static_cast<float*>(DeviceAlloc(n * sizeof(float)));
+      mode_d[s] = static_cast<float*>(DeviceAlloc(n * sizeof(float)));
+      abs_d[s] = static_cast<float*>(DeviceAlloc(n * sizeof(float)));
+      Check(cudaMemcpy(ref_d[s], ref.data(), n * sizeof(float), cudaMemcpyHostToDevice), "upload");
+      Check(cudaMemcpy(mode_d[s], mode.data(), n * sizeof(float), cudaMemcpyHostToDevice), "upload");
+    }
+    rows.push_back({"reduce", n,
+                    MedianMs(3, repeats, 10,
+                             [&](int i) {
+                               const int s = i % sets;
+                               ReducePairsCuda(ref_d[s], mode_d[s], n, nullptr, workspace, result, nullptr);
+                             }),
+                    8.0 * n});
+    rows.push_back({"reduce, graph", n,
+                    GraphMedianMs(repeats, 10,
+                                  [&](int i, cudaStream_t stream) {
+                                    const int s = i % sets;
+                                    ReducePairsCuda(ref_d[s], mode_d[s], n, nullptr, workspace, result, stream);
+                                  }),
+                    8.0 * n});
+    rows.push_back({"reduce + |d| out, graph", n,
+                    GraphMedianMs(repeats, 10,
+                                  [&](int i, cudaStream_t stream) {
+                                    const int s = i % sets;
+                                    ReducePairsCuda(ref_d[s], mode_d[s], n, abs_d[s], workspace, result, stream);
+                                  }),
+                    12.0 * n});
+    rows.push_back({"reduce + |d| out", n,
+                    MedianMs(3, repeats, 10,
+                             [&](int i) {
+                               const int s = i % sets;
+                               ReducePairsCuda(ref_d[s], mode_d[s], n, abs_d[s], workspace, result, nullptr);
+                             }),
+                    12.0 * n});
+    // What a lone call waits for: launches, kernels and the result's copy to the host, on the host's clock.
+    {
+      PairMoments host;
+      ReducePairsCuda(ref_d[0], mode_d[0], n, nullptr, workspace, result, nullptr);
+      Check(cudaMemcpy(&host, result, sizeof host, cudaMemcpyDeviceToHost), "result");
+      if (host.count != n) throw std::runtime_error("reduction counted " + std::to_string(host.count));
+      std::vector<double> ms(repeats);
+      for (int i = 0; i < repeats; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        ReducePairsCuda(ref_d[i % sets], mode_d[i % sets], n, nullptr, workspace, result, nullptr);
+        Check(cudaMemcpy(&host, result, sizeof host, cudaMemcpyDeviceToHost), "result");
+        ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      }
+      std::nth_element(ms.begin(), ms.begin() + repeats / 2, ms.end());
+      rows.push_back({"reduce, result on host", n, ms[repeats / 2], 8.0 * n});
+    }
+    // P50, P90, P95, P99: 8 ranks of the population the fused pass wrote.
+    std::vector<int64_t> ranks;
+    for (double q : {50.0, 90.0, 95.0, 99.0}) {
+      const PercentileRanks r = PercentileRanksOf(n, q);
+      ranks.push_back(r.lower), ranks.push_back(r.upper);
+    }
+    rows.push_back({"select 8 ranks", n,
+                    MedianMs(3, repeats, 10,
+                             [&](int i) {
+                               AbsDiffOrderStatisticsCuda(abs_d[i % sets], n, ranks.data(), int(ranks.size()), selected,
+                                                          workspace, nullptr);
+                             }),
+                    4.0 * 4 * n});
+    rows.push_back({"select 8 ranks, graph", n,
+                    GraphMedianMs(repeats, 10,
+                                  [&](int i, cudaStream_t stream) {
+                                    AbsDiffOrderStatisticsCuda(abs_d[i % sets], n, ranks.data(), int(ranks.size()),
+                                                               selected, workspace, stream);
+                                  }),
+                    4.0 * 4 * n});
+    for (int s = 0; s < sets; ++s) cudaFree(ref_d[s]), cudaFree(mode_d[s]), cudaFree(abs_d[s]);
+  }
+
+  std::printf("\ncopy D2D 1 GiB: %.3f ms, %.0f GB/s (read + write)\n\n", copy_ms, copy_gbs);
+  std::printf("| %-26s | %10s | %10s | %10s | %8s |\n", "what", "pairs", "time us", "GB/s", "of copy");
+  std::printf("| %-26s | %10s | %10s | %10s | %8s |\n", "---", "---", "---", "---", "---");
+  for (const Row& r : rows) {
+    const double gbs = r.bytes / (r.ms * 1e6);
+    std::printf("| %-26s | %10lld | %10.1f | %10.0f | %7.0f%% |\n", r.what.c_str(), static_cast<long long>(r.n),
+                r.ms * 1e3, gbs, 100 * gbs / copy_gbs);
+  }
+  std::printf("\nbytes: reduce 8/pair read; + |d| out 4 more written; select: 4 passes of 4 bytes/value read.\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace layerscope
+
+int main(int argc, char** argv) {
+  try {
+    return layerscope::Run(argc > 1 ? std::atoi(argv[1]) : 50);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "metrics_reduce_bench: %s\n", e.what());
+    return 1;
+  }
+}
