@@ -1,0 +1,26 @@
+// ErrorOf: runs code that should throw layerscope::Error and returns the message (and kind), so that tests can check
+// what the error names.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/util/error.h"
+
+namespace layerscope {
+
+// The message of the Error `f` throws, its kind in *kind; fails the test if it throws none.
+template <class F>
+std::string ErrorOf(F f, ErrorKind* kind = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (kind) *kind = e.kind();
+    return e.what();
+  }
+  ADD_FAILURE() << "no Error thrown";
+  return "";
+}
+
+}  // namespace layerscope
