@@ -6,8 +6,10 @@ PACKAGES=(
   build-essential cmake pkg-config ccache
   libtorch-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev
   libgtest-dev libgmock-dev
+  libpcre2-dev libicu-dev zlib1g-dev
+  shellcheck yamllint python3-yaml systemd
 )
 
 missing=()

@@ -1,0 +1,52 @@
+// Connection: the client's channel to one layerscoped server. Opening it waits a bounded time until the server
+// answers, so a wrong address or a dead server gives one clear error instead of a hang; every call then turns a
+// failed status into a ClientError naming what failed.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client/compare_result.h"
+#include "client/errors.h"
+#include "layerscope/v1/layerscope.grpc.pb.h"
+
+namespace layerscope::client {
+
+inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
+inline constexpr std::chrono::seconds kConnectTimeout{5};
+
+// The server to use: `flag` (--server) when not empty, else $LAYERSCOPE_SERVER when set and not empty, else
+// kDefaultServer.
+std::string ResolveServerAddress(const std::string& flag);
+
+class Connection {
+ public:
+  // Connects to `address` (HOST:PORT). Throws ClientError (kExitUnreachable) as soon as the connection attempt fails
+  // (e.g. refused), or when it has not succeeded within kConnectTimeout. `call_timeout` bounds each later call
+  // (empty: no deadline).
+  Connection(const std::string& address, std::optional<std::chrono::milliseconds> call_timeout);
+
+  v1::ListModelsResponse ListModels();
+  v1::ListModesResponse ListModes();
+  v1::ListCapturePointsResponse ListCapturePoints();
+  // Runs one comparison and returns once the server has sent the summary; `on_progress` sees every progress event
+  // as it arrives. A stream that fails or ends without a summary throws ClientError.
+  CompareResult Compare(const v1::CompareRequest& request, const std::function<void(const v1::Progress&)>& on_progress);
+
+ private:
+  void PrepareContext(grpc::ClientContext* context) const;
+  // StatusError, except that a deadline this client set is named as --timeout with its value.
+  ClientError CallError(const std::string& what, const grpc::Status& status) const;
+
+  std::string address_;
+  std::optional<std::chrono::milliseconds> call_timeout_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Layerscope::Stub> stub_;
+};
+
+}  // namespace layerscope::client

@@ -1,0 +1,351 @@
+#include "server/service/layerscope_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+
+#include "core/util/error.h"
+#include "server/service/compare_job_runner.h"
+#include "server/service/content_key.h"
+#include "server/service/proto_convert.h"
+#include "server/service/request_validator.h"
+#include "server/service/status.h"
+
+namespace layerscope::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+void LogRpc(const char* method, grpc::ServerContext* context, const auth::Principal& principal,
+            const grpc::Status& status, Clock::time_point start, const std::string& what) {
+  const std::string detail = principal.user.empty() ? what : "user=" + principal.user + (what.empty() ? "" : " ") + what;
+  const double ms = SecondsSince(start) * 1e3;
+  const auto level = status.error_code() == grpc::StatusCode::INTERNAL ? spdlog::level::err : spdlog::level::info;
+  if (status.ok()) {
+    spdlog::log(level, "{} from {}: OK in {:.1f} ms{}{}", method, context->peer(), ms, detail.empty() ? "" : "; ",
+                detail);
+  } else {
+    spdlog::log(level, "{} from {}: {} \"{}\" in {:.1f} ms{}{}", method, context->peer(),
+                StatusCodeName(status.error_code()), status.error_message(), ms, detail.empty() ? "" : "; ", detail);
+  }
+}
+
+template <typename Items>
+std::string JoinNames(const Items& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+// What the log line of a Compare says about it.
+std::string Describe(const ValidatedCompare& compare) {
+  std::vector<std::string> modes, layers, points;
+  for (const ModeSpec& mode : compare.request.modes) modes.push_back(mode.name);
+  for (int layer : compare.request.layers) layers.push_back(std::to_string(layer));
+  for (CapturePoint point : compare.request.points) points.push_back(CapturePointName(point));
+  return "model=" + compare.model->info.name + " reference=" + compare.request.reference.name +
+         " modes=" + JoinNames(modes) + " layers=" + JoinNames(layers) + " points=" + JoinNames(points) +
+         " samples=" + std::to_string(compare.samples) + " seq_len=" + std::to_string(compare.seq_len) +
+         " batch_size=" + std::to_string(compare.request.batch_size) + " data=" + compare.data;
+}
+
+}  // namespace
+
+// How far a streamed job got, for the log line.
+struct LayerscopeService::StreamStats {
+  int64_t steps_done = 0;
+  int64_t steps_total = 0;
+  int64_t rows = 0;
+  std::string Describe() const {
+    return " steps=" + std::to_string(steps_done) + "/" + std::to_string(steps_total) + " rows=" + std::to_string(rows);
+  }
+};
+
+LayerscopeService::LayerscopeService(const ServerLimits& limits, std::string data_root, const ModelRegistry* models,
+                                     jobs::JobStore* store, jobs::JobScheduler* scheduler,
+                                     const Authenticator* authenticator, std::string load_settings)
+    : limits_(limits),
+      data_root_(std::move(data_root)),
+      models_(models),
+      store_(store),
+      scheduler_(scheduler),
+      authenticator_(authenticator),
+      load_settings_(std::move(load_settings)) {}
+
+void LayerscopeService::BeginShutdown() {
+  shutting_down_ = true;
+  models_->WakeAll();
+}
+
+bool LayerscopeService::Stopping(grpc::ServerContext* context) const {
+  return shutting_down_ || context->IsCancelled();
+}
+
+grpc::Status LayerscopeService::StoppedStatus(grpc::ServerContext* context) const {
+  if (shutting_down_ && !context->IsCancelled()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
+}
+
+bool LayerscopeService::WaitForModels(grpc::ServerContext* context, grpc::Status* status) const {
+  if (models_->WaitReady([&] { return Stopping(context); })) return true;
+  *status = StoppedStatus(context);
+  return false;
+}
+
+grpc::Status LayerscopeService::ListModels(grpc::ServerContext* context, const v1::ListModelsRequest*,
+                                           v1::ListModelsResponse* response) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  if (status.ok() && WaitForModels(context, &status)) {
+    for (const ModelEntry& entry : models_->entries()) ToProto(entry.info, entry.is_default, response->add_models());
+  }
+  LogRpc("ListModels", context, principal, status, start, "");
+  return status;
+}
+
+grpc::Status LayerscopeService::ListModes(grpc::ServerContext* context, const v1::ListModesRequest*,
+                                          v1::ListModesResponse* response) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  const grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  if (status.ok()) {
+    for (const ModeSpec& mode : BuiltinModes()) ToProto(mode, response->add_modes());
+    response->set_spec_syntax(ModeSpecSyntax());
+  }
+  LogRpc("ListModes", context, principal, status, start, "");
+  return status;
+}
+
+grpc::Status LayerscopeService::ListCapturePoints(grpc::ServerContext* context, const v1::ListCapturePointsRequest*,
+                                                  v1::ListCapturePointsResponse* response) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  const grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  if (status.ok()) {
+    for (const auto& point : AllCapturePoints()) ToProto(point, response->add_points());
+  }
+  LogRpc("ListCapturePoints", context, principal, status, start, "");
+  return status;
+}
+
+jobs::Job LayerscopeService::Submit(const std::string& owner, const v1::CompareRequest& request, bool use_cache,
+                                    std::string* detail, int* ahead) {
+  const RequestValidator validator(models_->entries(), limits_, data_root_);
+  const ValidatedCompare compare = validator.Validate(request);
+  *detail = Describe(compare);
+  std::call_once(model_digest_once_, [&] { model_digest_ = ModelDigest(compare.model->info, load_settings_); });
+  jobs::NewJob job;
+  job.owner = owner;
+  request.SerializeToString(&job.request);
+  job.content_key = ContentKey(model_digest_, compare);
+  job.steps_total = CompareSteps(compare.samples, compare.request.batch_size, compare.request.modes.size());
+
+  std::lock_guard<std::mutex> lock(submit_mu_);
+  const jobs::JobScheduler::Counts counts = scheduler_->counts();
+  if (counts.running + counts.queued >= limits_.max_concurrent + limits_.max_queued) {
+    throw Error(ErrorKind::kResourceExhausted,
+                "the server is busy: " + std::to_string(counts.running) + " comparison(s) running and " +
+                    std::to_string(counts.queued) + " waiting, this server's limit max-queued = " +
+                    std::to_string(limits_.max_queued) + "; try again later");
+  }
+  *ahead = counts.running + counts.queued;
+  jobs::SubmitOptions options;
+  options.use_cache = use_cache;
+  return scheduler_->Submit(job, options);
+}
+
+grpc::Status LayerscopeService::StreamJob(grpc::ServerContext* context, const std::string& id, int ahead,
+                                          grpc::ServerWriter<v1::CompareEvent>* writer, StreamStats* stats) {
+  // How often a waiting stream checks whether its caller or the server gave up.
+  constexpr auto kPoll = std::chrono::milliseconds(100);
+  jobs::JobWatch watch = scheduler_->Watch(id);
+  bool said_waiting = false;
+  int64_t steps_sent = -1;
+  for (;;) {
+    if (Stopping(context)) return StoppedStatus(context);
+    const jobs::WatchUpdate update = watch.Next(kPoll);
+    const jobs::Job& job = update.job;
+    stats->steps_total = job.steps_total;
+    v1::CompareEvent progress;
+    if (job.state == jobs::JobState::kQueued && !said_waiting) {
+      said_waiting = true;
+      progress.mutable_progress()->set_steps_total(job.steps_total);
+      progress.mutable_progress()->set_stage("waiting for " + std::to_string(ahead) + " comparison(s) ahead");
+    } else if (job.state == jobs::JobState::kRunning && job.steps_done != steps_sent) {
+      steps_sent = stats->steps_done = job.steps_done;
+      progress.mutable_progress()->set_steps_done(job.steps_done);
+      progress.mutable_progress()->set_steps_total(job.steps_total);
+      progress.mutable_progress()->set_stage("step " + std::to_string(job.steps_done) + "/" +
+                                             std::to_string(job.steps_total));
+    }
+    if (progress.has_progress() && !writer->Write(progress)) return StoppedStatus(context);
+    for (const jobs::ResultRow& row : update.rows) {
+      v1::CompareEvent event;
+      if (!event.ParseFromString(row.data)) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                            "job " + id + ": stored result " + std::to_string(row.seq) + " cannot be read");
+      }
+      if (!writer->Write(event)) return StoppedStatus(context);
+      if (event.has_row()) ++stats->rows;
+    }
+    if (!update.done) continue;
+    stats->steps_done = job.steps_done;
+    switch (job.state) {
+      case jobs::JobState::kSucceeded: return grpc::Status::OK;
+      case jobs::JobState::kCancelled:
+        return grpc::Status(grpc::StatusCode::CANCELLED,
+                            "job " + id + " was cancelled" + (job.error.empty() ? "" : ": " + job.error));
+      default: return grpc::Status(StatusCodeFromName(job.error_code), job.error);
+    }
+  }
+}
+
+grpc::Status LayerscopeService::FindJob(const auth::Principal& principal, const std::string& id, jobs::Job* job) {
+  std::optional<jobs::Job> found = store_->Get(id);
+  if (!found || (found->owner != principal.user && !principal.is_admin())) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "job_id: no job \"" + id + "\" of yours");
+  }
+  *job = std::move(*found);
+  return grpc::Status::OK;
+}
+
+grpc::Status LayerscopeService::Compare(grpc::ServerContext* context, const v1::CompareRequest* request,
+                                        grpc::ServerWriter<v1::CompareEvent>* writer) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  std::string detail;
+  StreamStats stats;
+  jobs::Job job;
+  grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  if (status.ok() && WaitForModels(context, &status)) {
+    try {
+      int ahead = 0;
+      job = Submit(principal.user, *request, /*use_cache=*/true, &detail, &ahead);
+      status = StreamJob(context, job.id, ahead, writer, &stats);
+    } catch (const Error& error) {
+      status = error.kind() == ErrorKind::kCancelled ? StoppedStatus(context) : ToGrpcStatus(error);
+    } catch (...) {
+      status = CurrentExceptionStatus();
+    }
+    // A comparison lives as long as its call: one that ended before its job did (the caller went away, the server
+    // is stopping) cancels it.
+    if (!job.id.empty() && !status.ok()) {
+      try {
+        scheduler_->Cancel(job.id);
+      } catch (const Error& error) {
+        spdlog::warn("job {} of {}: cannot cancel it: {}", job.id, principal.user, error.what());
+      }
+    }
+  }
+  if (!detail.empty()) detail = "job=" + job.id + " " + detail + stats.Describe();
+  LogRpc("Compare", context, principal, status, start, detail);
+  return status;
+}
+
+grpc::Status LayerscopeService::SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
+                                          v1::Job* response) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  std::string detail;
+  grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  if (status.ok() && WaitForModels(context, &status)) {
+    try {
+      int ahead = 0;
+      const jobs::Job job = Submit(principal.user, request->request(), !request->no_cache(), &detail, &ahead);
+      ToProto(job, response);
+      detail = "job=" + job.id + " " + detail + (job.cached_from.empty() ? "" : " cached_from=" + job.cached_from);
+    } catch (...) {
+      status = CurrentExceptionStatus();
+    }
+  }
+  LogRpc("SubmitJob", context, principal, status, start, detail);
+  return status;
+}
+
+grpc::Status LayerscopeService::WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
+                                         grpc::ServerWriter<v1::CompareEvent>* writer) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  StreamStats stats;
+  jobs::Job job;
+  grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  if (status.ok()) status = FindJob(principal, request->job_id(), &job);
+  if (status.ok()) {
+    try {
+      const jobs::JobScheduler::Counts counts = scheduler_->counts();
+      status = StreamJob(context, job.id, counts.running + counts.queued - 1, writer, &stats);
+    } catch (...) {
+      status = CurrentExceptionStatus();
+    }
+  }
+  LogRpc("WatchJob", context, principal, status, start, "job=" + request->job_id() + stats.Describe());
+  return status;
+}
+
+grpc::Status LayerscopeService::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
+                                       v1::Job* response) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  jobs::Job job;
+  grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  try {
+    if (status.ok()) status = FindJob(principal, request->job_id(), &job);
+    if (status.ok()) ToProto(job, response);
+  } catch (...) {
+    status = CurrentExceptionStatus();
+  }
+  LogRpc("GetJob", context, principal, status, start, "job=" + request->job_id());
+  return status;
+}
+
+grpc::Status LayerscopeService::ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest*,
+                                         v1::ListJobsResponse* response) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  try {
+    if (status.ok()) {
+      for (const jobs::Job& job : store_->List(principal.is_admin() ? "" : principal.user)) {
+        ToProto(job, response->add_jobs());
+      }
+    }
+  } catch (...) {
+    status = CurrentExceptionStatus();
+  }
+  LogRpc("ListJobs", context, principal, status, start, "jobs=" + std::to_string(response->jobs_size()));
+  return status;
+}
+
+grpc::Status LayerscopeService::CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
+                                          v1::Job* response) {
+  const auto start = Clock::now();
+  auth::Principal principal;
+  jobs::Job job;
+  std::string detail = "job=" + request->job_id();
+  grpc::Status status = authenticator_->Authenticate(*context, &principal);
+  try {
+    if (status.ok()) status = FindJob(principal, request->job_id(), &job);
+    if (status.ok()) {
+      switch (scheduler_->Cancel(job.id)) {
+        case jobs::JobScheduler::CancelResult::kCancelled: detail += " cancelled"; break;
+        case jobs::JobScheduler::CancelResult::kStopping: detail += " stopping"; break;
+        case jobs::JobScheduler::CancelResult::kAlreadyFinal: detail += " already final"; break;
+      }
+      status = FindJob(principal, job.id, &job);
+      if (status.ok()) ToProto(job, response);
+    }
+  } catch (...) {
+    status = CurrentExceptionStatus();
+  }
+  LogRpc("CancelJob", context, principal, status, start, detail);
+  return status;
+}
+
+}  // namespace layerscope::server
