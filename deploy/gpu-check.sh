@@ -2,12 +2,12 @@
 # On the GPU machine (../shared/docs/GPU.md): unpacks the carried Debian packages, builds layerscope with the
 # machine's LibTorch + CUDA, runs every test (GPU ones included), checks the FP model at the mamba-130m shape
 # against transformers in the same run, and times the comparison service there. Logs go to $OUT (or ./gpu-out).
-#   deploy/gpu-check.sh DEBS_DIR [STEP...]     steps: build test mamba130m serve (default: all)
+#   deploy/gpu-check.sh DEBS_DIR [STEP...]     steps: build test mamba130m bench serve (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEBS=${1:?usage: deploy/gpu-check.sh DEBS_DIR [STEP...]}
 shift
-STEPS=${*:-build test mamba130m serve}
+STEPS=${*:-build test mamba130m bench serve}
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 DD=/opt/dd
@@ -48,18 +48,35 @@ if has test; then
   $BUILD/tests/kernels/kernels_gpu_test 2>&1 | tail -3
 fi
 
-if has serve; then
-  [ -d $M130/model ] || { echo "serve: run the mamba130m step first"; exit 1; }
-  $BUILD/server/layerscoped --device cuda --model $M130/model --listen 127.0.0.1:0 --data-dir /tmp/ls-data \
-    --log-level info >/tmp/server.out 2>"$OUT/server.log" &
-  pid=$!
-  for _ in $(seq 1 600); do grep -q 'listening on' /tmp/server.out && break; sleep 0.2; done
-  export LAYERSCOPE_SERVER=$(sed -n 's/^layerscoped listening on //p' /tmp/server.out)
-  for cmd in "compare-all" "compare-all --json $OUT/compare-all-130m.json"; do
-    start=$(date +%s%N)
-    $BUILD/client/layerscope $cmd >"$OUT/client-$(echo $cmd | cut -c1-11).txt" 2>&1
-    echo "client '$cmd': rc=$? wall $(( ($(date +%s%N) - start) / 1000000 )) ms"
+if has bench; then
+  $BUILD/bench/metrics_reduce_bench 2>&1 | tee "$OUT/metrics_reduce_bench.txt"
+fi
+
+# serve: the service on CUDA, timed end to end. Server time is the summary's server_seconds; client time is the wall
+# time of the `layerscope` process. The embedded model runs every mode; the mamba-130m-shaped model (random
+# weights, no tokenizer, so no calibration text) the float modes, unless it was given calibration data.
+serve() {  # serve NAME SERVER_ARGS...
+  local name=$1; shift
+  $BUILD/server/layerscoped --device cuda --listen 127.0.0.1:0 --data-dir /tmp/ls-data-$name --log-level info "$@" \
+    >/tmp/server-$name.out 2>"$OUT/server-$name.log" &
+  local pid=$!
+  for _ in $(seq 1 900); do grep -q 'listening on' /tmp/server-$name.out && break; sleep 0.2; done
+  export LAYERSCOPE_SERVER=$(sed -n 's/^layerscoped listening on //p' /tmp/server-$name.out)
+  $BUILD/client/layerscope models >/dev/null  # waits until the model is resident
+  for run in 1 2; do
+    local start=$(date +%s%N)
+    $BUILD/client/layerscope compare-all --json "$OUT/compare-all-$name-$run.json" >"$OUT/compare-all-$name.txt" 2>&1
+    local rc=$? wall=$(( ($(date +%s%N) - start) / 1000000 ))
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); s=d.get('summary') or {}; print('$name run $run: rc=$rc client wall $wall ms, server', s.get('server_seconds'), 's, modes', s.get('modes'))" \
+      "$OUT/compare-all-$name-$run.json" 2>&1 | tee -a "$OUT/serve.txt"
   done
-  head -40 "$OUT/client-compare-all.txt"
+  python3 -c "import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print('$name: rows of runs 1 and 2', 'bit-identical' if a['rows']==b['rows'] else 'DIFFER', '(%d rows)' % len(a['rows']))" \
+    "$OUT/compare-all-$name-1.json" "$OUT/compare-all-$name-2.json" 2>&1 | tee -a "$OUT/serve.txt"
+  head -30 "$OUT/compare-all-$name.txt"
   kill $pid; wait $pid
+}
+
+if has serve; then
+  serve embedded
+  [ -d $M130/model ] && serve mamba130m --model $M130/model
 fi
