@@ -16,6 +16,12 @@ M130=/tmp/mamba130m
 
 mkdir -p $DD
 for f in "$DEBS"/*.deb; do dpkg -x "$f" $DD; done
+# Debian's -dev packages link some libraries absolutely (libz.so -> /lib/x86_64-linux-gnu/libz.so.1.2.13), which
+# dangles under $DD: point each such link at the machine's own copy of that library.
+for link in $(find $DD -xtype l -name 'lib*.so'); do
+  own=$(ls /usr/lib/x86_64-linux-gnu/$(basename "$link").[0-9]* 2>/dev/null | head -1)
+  [ -n "$own" ] && ln -sf "$own" "$link"
+done
 export LD_LIBRARY_PATH=$DD/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export PATH=$DD/usr/bin:$PATH
 export PKG_CONFIG_SYSROOT_DIR=$DD
