@@ -195,6 +195,8 @@ TEST_F(ServiceTest, CompareStreamsProgressThenRowsInOrderThenASummary) {
     const auto& event = outcome.events[i];
     ASSERT_FALSE(event.has_summary()) << "summary before the end";
     if (event.has_progress()) {
+      // A caller that has to wait (for the model to load or for a free slot) is told so with steps_done 0 first.
+      if (event.progress().steps_done() == 0 && seen_stages.empty()) continue;
       EXPECT_EQ(event.progress().steps_done(), static_cast<int64_t>(seen_stages.size()) + 1);
       EXPECT_EQ(event.progress().steps_total(), 3);
       seen_stages.push_back(event.progress().stage());

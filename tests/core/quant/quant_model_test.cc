@@ -358,15 +358,14 @@ bool AllBitEqual(const Captures& a, const Captures& b) {
   return a.logits.bytes == b.logits.bytes;
 }
 
-TEST_F(QuantModesTest, LoadQuantizesOnceAndQuickly) {
+TEST_F(QuantModesTest, LoadQuantizesOnce) {
   const ModelInfo& info = model_->info();
   EXPECT_TRUE(info.float_available);
   EXPECT_TRUE(info.quantized_available);
   EXPECT_THAT(info.quantization, ::testing::HasSubstr("10 x 512 bytes"));
   std::printf("embedded model Load (FP models + calibration 10 x 512 + quantization): %.2f s; %s\n", load_seconds_,
               info.quantization.c_str());
-  // A few seconds on one core in a RelWithDebInfo build; 30 s leaves room for a loaded CI machine.
-  EXPECT_LT(load_seconds_, 30.0);
+  // Load time is reported, not asserted: speed is measured by benchmarks (bench/), never by timed unit tests.
 }
 
 TEST_F(QuantModesTest, ExpectedRelationshipsHold) {
