@@ -38,7 +38,7 @@ if has build; then
   start=$(date +%s)
   cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DLAYERSCOPE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$DD/usr" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
-  cmake --build $BUILD -j 16 >"$OUT/build.log" 2>&1 || { grep -B2 -A12 'error' "$OUT/build.log" | head -80; exit 1; }
+  cmake --build $BUILD -j 16 ${LAYERSCOPE_TARGETS:+--target $LAYERSCOPE_TARGETS} >"$OUT/build.log" 2>&1 || { grep -B2 -A12 'error' "$OUT/build.log" | head -80; exit 1; }
   echo "build: $(( $(date +%s) - start )) s"
 fi
 
