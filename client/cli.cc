@@ -12,6 +12,7 @@
 #include "client/compare_options.h"
 #include "client/connection.h"
 #include "client/errors.h"
+#include "client/listings.h"
 
 namespace layerscope::client {
 namespace {
@@ -62,8 +63,9 @@ void AddCompareOptions(CLI::App* command, CompareOptions* options) {
                                           "evaluation text)");
   CLI::Option* tokens = command->add_option("--tokens-file", options->tokens_file,
                                             "Token ids to run on, one sample per line, blank- or comma-separated");
-  CLI::Option* data = command->add_option("--data-file", options->data_file,
-                                          "Text file on the server to run on, relative to its data root");
+  CLI::Option* data =
+      command->add_option("--data-file", options->data_file,
+                          "Dataset file on the server to run on, relative to its data root (formats as --data)");
   text->excludes(tokens)->excludes(data);
   tokens->excludes(data);
   CLI::Option* upload =
@@ -71,12 +73,15 @@ void AddCompareOptions(CLI::App* command, CompareOptions* options) {
                           "Dataset to run on, sent to the server: text, JSON lines (.jsonl, a \"text\" field per "
                           "line), token ids (.npy), or gzip of any (.gz)");
   upload->excludes(text)->excludes(tokens)->excludes(data);
-  command->add_option("--tokenizer", options->tokenizer, "HF tokenizer.json to tokenize --data with, sent with it "
-                                                          "(default: the model's tokenizer on the server)")
+  command
+      ->add_option("--tokenizer", options->tokenizer,
+                   "HF tokenizer.json to tokenize --data with, sent with it (default: the model's tokenizer on the "
+                   "server)")
       ->needs(upload);
-  command->add_option("--layout", options->layout,
-                      "How --data becomes samples: documents (one each, truncated to --seq-len) or packed (joined "
-                      "and cut) (default: packed for plain text, documents otherwise)")
+  command
+      ->add_option("--layout", options->layout,
+                   "How --data becomes samples: documents (one each, truncated to --seq-len) or packed (joined and "
+                   "cut) (default: packed for plain text, documents otherwise)")
       ->check(CLI::IsMember({"documents", "packed"}))
       ->needs(upload);
   command->add_option("--seed", options->seed, "Shuffle the documents of --data with this seed (default: file order)")
@@ -104,10 +109,24 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       "unreachable or gone mid-call.");
 
   std::string server;
+  Credentials credentials;
   double timeout_seconds = 0;
   OutputOptions output;
   app.add_option("--server", server,
                  "layerscoped address HOST:PORT (default: $LAYERSCOPE_SERVER, else 127.0.0.1:50051)");
+  app.add_option("--token", credentials.token,
+                 "Bearer token to send with every call (default: $LAYERSCOPE_TOKEN; none when unset)");
+  CLI::Option* tls_ca =
+      app.add_option("--tls-ca", credentials.tls_ca, "Use TLS, trusting the server certificates this PEM file signs")
+          ->check(CLI::ExistingFile);
+  CLI::Option* tls_cert =
+      app.add_option("--tls-cert", credentials.tls_cert, "PEM client certificate, for a server that requires one")
+          ->check(CLI::ExistingFile)
+          ->needs(tls_ca);
+  CLI::Option* tls_key = app.add_option("--tls-key", credentials.tls_key, "PEM private key of --tls-cert")
+                             ->check(CLI::ExistingFile)
+                             ->needs(tls_cert);
+  tls_cert->needs(tls_key);
   app.add_option("--timeout", timeout_seconds, "Give up on a call after this many seconds (default: no limit)")
       ->check(kPositiveSeconds);
   app.add_option("--json", output.json_path,
@@ -128,6 +147,20 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   CLI::App* modes_command = app.add_subcommand("modes", "List the modes and how to compose one with --mode-spec");
   CLI::App* models_command = app.add_subcommand("models", "List the models the server holds");
   CLI::App* points_command = app.add_subcommand("points", "List the capture points");
+
+  CLI::App* submit_command =
+      app.add_subcommand("submit", "Submit a comparison as a job (options as for compare) and print its id at once");
+  submit_command->add_option("MODE", compare.modes, "Modes to compare (see 'modes')");
+  AddCompareOptions(submit_command, &compare);
+  std::string job_id;
+  CLI::App* watch_command =
+      app.add_subcommand("watch", "Wait for a job and print its results as compare does (from its beginning)");
+  watch_command->add_option("ID", job_id, "Job id (see 'jobs')")->required();
+  CLI::App* jobs_command = app.add_subcommand("jobs", "List your jobs (an admin: everyone's)");
+  CLI::App* job_command = app.add_subcommand("job", "Show one job's state");
+  job_command->add_option("ID", job_id, "Job id")->required();
+  CLI::App* cancel_command = app.add_subcommand("cancel", "Cancel a queued or running job");
+  cancel_command->add_option("ID", job_id, "Job id")->required();
 
   try {
     app.parse(argc, argv);
@@ -150,26 +183,47 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   std::optional<std::chrono::milliseconds> timeout;
   if (timeout_seconds > 0) timeout = std::chrono::milliseconds(std::llround(timeout_seconds * 1000));
   const std::string address = ResolveServerAddress(server);
+  credentials.token = ResolveToken(credentials.token);
   try {
     if (compare_command->parsed()) {
       const v1::CompareRequest request = BuildCompareRequest(compare);
       if (request.modes_size() == 0) throw ClientError(kExitUsage, "compare: name at least one MODE or --mode-spec");
-      Connection connection(address, timeout);
+      Connection connection(address, timeout, credentials);
       WriteCompareReport("compare", RunComparison(connection, request), output, out);
     } else if (compare_all_command->parsed()) {
       v1::CompareRequest request = BuildCompareRequest(compare);
-      Connection connection(address, timeout);
+      Connection connection(address, timeout, credentials);
       const std::string note = AddServerModes(connection, &request);
       if (!note.empty()) err << "layerscope: note: " << note << "\n";
       WriteCompareReport("compare-all", RunComparison(connection, request), output, out);
+    } else if (submit_command->parsed()) {
+      const v1::CompareRequest request = BuildCompareRequest(compare);
+      if (request.modes_size() == 0) throw ClientError(kExitUsage, "submit: name at least one MODE or --mode-spec");
+      Connection connection(address, timeout, credentials);
+      const v1::Job job = connection.SubmitJob(request);
+      if (!job.cached_from().empty())
+        err << "layerscope: note: answered from the result of job " << job.cached_from() << "\n";
+      out << job.id() << "\n";
+    } else if (watch_command->parsed()) {
+      Connection connection(address, timeout, credentials);
+      WriteCompareReport("compare", WatchJob(connection, job_id), output, out);
+    } else if (jobs_command->parsed()) {
+      Connection connection(address, timeout, credentials);
+      out << JobsTable(connection.ListJobs());
+    } else if (job_command->parsed()) {
+      Connection connection(address, timeout, credentials);
+      out << JobDetails(connection.GetJob(job_id));
+    } else if (cancel_command->parsed()) {
+      Connection connection(address, timeout, credentials);
+      out << JobDetails(connection.CancelJob(job_id));
     } else if (modes_command->parsed()) {
-      Connection connection(address, timeout);
+      Connection connection(address, timeout, credentials);
       WriteModes(connection, output, out);
     } else if (models_command->parsed()) {
-      Connection connection(address, timeout);
+      Connection connection(address, timeout, credentials);
       WriteModels(connection, output, out);
     } else if (points_command->parsed()) {
-      Connection connection(address, timeout);
+      Connection connection(address, timeout, credentials);
       WritePoints(connection, output, out);
     }
     out.flush();

@@ -45,6 +45,13 @@ CompareResult RunComparison(Connection& connection, const v1::CompareRequest& re
   return result;
 }
 
+CompareResult WatchJob(Connection& connection, const std::string& id) {
+  ProgressBar progress(stderr, isatty(fileno(stderr)) == 1);
+  CompareResult result = connection.WatchJob(id, [&progress](const v1::Progress& event) { progress.Update(event); });
+  progress.Clear();
+  return result;
+}
+
 std::string AddServerModes(Connection& connection, v1::CompareRequest* request) {
   // Which kinds of mode the model can run; an unknown model is left for the server to report.
   bool float_available = true;

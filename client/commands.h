@@ -21,6 +21,8 @@ struct OutputOptions {
 
 // Runs `request`, with a progress bar on stderr when stderr is a terminal.
 CompareResult RunComparison(Connection& connection, const v1::CompareRequest& request);
+// `watch ID`: the job's result from its beginning, as RunComparison gives it (waiting for the job to finish).
+CompareResult WatchJob(Connection& connection, const std::string& id);
 
 // `compare-all`: puts every mode the server lists, except the request's reference and those the request's model
 // cannot run (the W8A8 modes of a model the server did not quantize), in front of the request's modes (the

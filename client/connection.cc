@@ -2,12 +2,43 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "client/errors.h"
 
 namespace layerscope::client {
+
+std::string ResolveToken(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("LAYERSCOPE_TOKEN");
+  return env == nullptr ? "" : env;
+}
+
+namespace {
+
+std::string ReadPem(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream pem;
+  pem << in.rdbuf();
+  if (!in || pem.str().empty()) throw ClientError(kExitUsage, flag + " " + path + ": cannot read it");
+  return pem.str();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const Credentials& credentials) {
+  if (credentials.tls_ca.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ReadPem("--tls-ca", credentials.tls_ca);
+  if (!credentials.tls_cert.empty()) {
+    options.pem_cert_chain = ReadPem("--tls-cert", credentials.tls_cert);
+    options.pem_private_key = ReadPem("--tls-key", credentials.tls_key);
+  }
+  return grpc::SslCredentials(options);
+}
+
+}  // namespace
 
 std::string ResolveServerAddress(const std::string& flag) {
   if (!flag.empty()) return flag;
@@ -16,9 +47,10 @@ std::string ResolveServerAddress(const std::string& flag) {
   return kDefaultServer;
 }
 
-Connection::Connection(const std::string& address, std::optional<std::chrono::milliseconds> call_timeout)
-    : address_(address), call_timeout_(call_timeout) {
-  channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+Connection::Connection(const std::string& address, std::optional<std::chrono::milliseconds> call_timeout,
+                       const Credentials& credentials)
+    : address_(address), token_(credentials.token), call_timeout_(call_timeout) {
+  channel_ = grpc::CreateChannel(address_, ChannelCredentials(credentials));
   stub_ = v1::Layerscope::NewStub(channel_);
 
   // gRPC would keep retrying a refused connection with backoff until each call's deadline; watching the channel
@@ -27,8 +59,13 @@ Connection::Connection(const std::string& address, std::optional<std::chrono::mi
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY) {
     if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
-      throw ClientError(kExitUnreachable, "cannot connect to layerscoped at " + address_ +
-                                              " (connection failed; set --server or LAYERSCOPE_SERVER)");
+      // A plaintext client fails this way against a TLS server too (and a TLS client against a plaintext one).
+      throw ClientError(
+          kExitUnreachable,
+          "cannot connect to layerscoped at " + address_ +
+              (credentials.tls_ca.empty()
+                   ? " (connection failed; set --server or LAYERSCOPE_SERVER; a TLS server needs --tls-ca)"
+                   : " (connection or TLS handshake failed; check --server and --tls-ca)"));
     }
     if (!channel_->WaitForStateChange(state, deadline)) {
       throw ClientError(kExitUnreachable, "no answer from layerscoped at " + address_ + " within " +
@@ -50,6 +87,7 @@ ClientError Connection::CallError(const std::string& what, const grpc::Status& s
 
 void Connection::PrepareContext(grpc::ClientContext* context) const {
   if (call_timeout_) context->set_deadline(std::chrono::system_clock::now() + *call_timeout_);
+  if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
 }
 
 v1::ListModelsResponse Connection::ListModels() {
@@ -83,7 +121,11 @@ CompareResult Connection::Compare(const v1::CompareRequest& request,
                                   const std::function<void(const v1::Progress&)>& on_progress) {
   grpc::ClientContext context;
   PrepareContext(&context);
-  std::unique_ptr<grpc::ClientReader<v1::CompareEvent>> reader = stub_->Compare(&context, request);
+  return ReadComparison("compare", stub_->Compare(&context, request).get(), on_progress);
+}
+
+CompareResult Connection::ReadComparison(const std::string& what, grpc::ClientReader<v1::CompareEvent>* reader,
+                                         const std::function<void(const v1::Progress&)>& on_progress) const {
   std::vector<v1::MetricsRow> rows;
   std::optional<v1::CompareSummary> summary;
   v1::CompareEvent event;
@@ -97,9 +139,59 @@ CompareResult Connection::Compare(const v1::CompareRequest& request,
     }
   }
   const grpc::Status status = reader->Finish();
-  if (!status.ok()) throw CallError("compare", status);
-  if (!summary) throw ClientError(kExitFailure, "compare: the server ended the stream without a summary");
+  if (!status.ok()) throw CallError(what, status);
+  if (!summary) throw ClientError(kExitFailure, what + ": the server ended the stream without a summary");
   return CompareResult(std::move(*summary), std::move(rows));
+}
+
+v1::Job Connection::SubmitJob(const v1::CompareRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::SubmitJobRequest submit;
+  *submit.mutable_request() = request;
+  v1::Job job;
+  const grpc::Status status = stub_->SubmitJob(&context, submit, &job);
+  if (!status.ok()) throw CallError("submit", status);
+  return job;
+}
+
+CompareResult Connection::WatchJob(const std::string& id, const std::function<void(const v1::Progress&)>& on_progress) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::WatchJobRequest request;
+  request.set_job_id(id);
+  return ReadComparison("watch", stub_->WatchJob(&context, request).get(), on_progress);
+}
+
+v1::Job Connection::GetJob(const std::string& id) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::GetJobRequest request;
+  request.set_job_id(id);
+  v1::Job job;
+  const grpc::Status status = stub_->GetJob(&context, request, &job);
+  if (!status.ok()) throw CallError("job", status);
+  return job;
+}
+
+v1::ListJobsResponse Connection::ListJobs() {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::ListJobsResponse response;
+  const grpc::Status status = stub_->ListJobs(&context, v1::ListJobsRequest(), &response);
+  if (!status.ok()) throw CallError("jobs", status);
+  return response;
+}
+
+v1::Job Connection::CancelJob(const std::string& id) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::CancelJobRequest request;
+  request.set_job_id(id);
+  v1::Job job;
+  const grpc::Status status = stub_->CancelJob(&context, request, &job);
+  if (!status.ok()) throw CallError("cancel", status);
+  return job;
 }
 
 }  // namespace layerscope::client

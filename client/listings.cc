@@ -1,11 +1,40 @@
 #include "client/listings.h"
 
+#include <cctype>
+#include <ctime>
 #include <vector>
 
 #include "client/text_format.h"
 
 namespace layerscope::client {
 namespace {
+
+// "2026-11-26 01:02:03" (UTC) for milliseconds since the epoch; "" for 0 (not happened).
+std::string UtcTime(int64_t unix_ms) {
+  if (unix_ms == 0) return "";
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &utc);
+  return text;
+}
+
+// "succeeded" for JOB_STATE_SUCCEEDED.
+std::string StateName(v1::JobState state) {
+  std::string name = v1::JobState_Name(state);
+  name = name.substr(std::string("JOB_STATE_").size());
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+std::string ResumeName(v1::JobResume resume) {
+  switch (resume) {
+    case v1::JOB_RESUME_RESUMED: return "resumed after its last finished mode";
+    case v1::JOB_RESUME_RESTARTED: return "restarted from the beginning";
+    default: return "";
+  }
+}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -69,6 +98,39 @@ std::string PointsTable(const v1::ListCapturePointsResponse& points) {
     rows.push_back({point.name(), point.is_default() ? "yes" : "", point.description()});
   }
   return TextTable({"Name", "Default", "Description"}, rows);
+}
+
+std::string JobsTable(const v1::ListJobsResponse& jobs) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Job& job : jobs.jobs()) {
+    rows.push_back({job.id(), job.owner(), StateName(job.state()),
+                    Format("%lld/%lld", static_cast<long long>(job.progress().steps_done()),
+                           static_cast<long long>(job.progress().steps_total())),
+                    std::to_string(job.rows()), UtcTime(job.created_unix_ms())});
+  }
+  return TextTable({"Id", "Owner", "State", "Steps", "Rows", "Created (UTC)"}, rows);
+}
+
+std::string JobDetails(const v1::Job& job) {
+  std::string out;
+  const auto field = [&out](const std::string& name, const std::string& value) {
+    if (!value.empty()) out += name + ": " + value + "\n";
+  };
+  field("id", job.id());
+  field("owner", job.owner());
+  field("state", StateName(job.state()));
+  field("steps", Format("%lld/%lld", static_cast<long long>(job.progress().steps_done()),
+                        static_cast<long long>(job.progress().steps_total())));
+  field("rows", std::to_string(job.rows()));
+  field("created", UtcTime(job.created_unix_ms()));
+  field("started", UtcTime(job.started_unix_ms()));
+  field("finished", UtcTime(job.finished_unix_ms()));
+  field("error", job.error_code().empty() ? job.error() : job.error_code() + ": " + job.error());
+  field("resume", ResumeName(job.resume()));
+  if (job.interruptions() > 0) field("interruptions", std::to_string(job.interruptions()));
+  field("note", job.note());
+  field("cached from", job.cached_from());
+  return out;
 }
 
 }  // namespace layerscope::client

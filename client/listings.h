@@ -1,4 +1,5 @@
-// The text reports of `modes`, `models` and `points`: one ASCII table each, in the server's order.
+// The text reports of `modes`, `models`, `points` and `jobs`: one ASCII table each, in the server's order; and
+// `job`'s fields, one per line.
 #pragma once
 
 #include <string>
@@ -14,5 +15,9 @@ std::string ModesTable(const v1::ListModesResponse& modes);
 // One row per model (shape, which modes can run), then how each W8A8 model came to be, when the server says.
 std::string ModelsTable(const v1::ListModelsResponse& models);
 std::string PointsTable(const v1::ListCapturePointsResponse& points);
+// One row per job: id, owner, state, progress, rows, creation time (UTC).
+std::string JobsTable(const v1::ListJobsResponse& jobs);
+// Every field of the job that is set, "name: value" per line; times in UTC.
+std::string JobDetails(const v1::Job& job);
 
 }  // namespace layerscope::client

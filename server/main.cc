@@ -25,12 +25,13 @@
 #include <vector>
 
 #include "core/compare/resident_model.h"
-#include "core/util/log.h"
 #include "core/util/error.h"
+#include "core/util/log.h"
 #include "server/auth/token_store.h"
 #include "server/config/server_config.h"
 #include "server/jobs/job_scheduler.h"
 #include "server/jobs/job_store.h"
+#include "server/metrics/metrics_endpoint.h"
 #include "server/service/authenticator.h"
 #include "server/service/compare_job_runner.h"
 #include "server/service/layerscope_service.h"
@@ -83,23 +84,14 @@ std::string PrepareFolders(const ServerConfig& config) {
   return root;
 }
 
-LoadOptions ToLoadOptions(const ServerConfig& config) {
-  LoadOptions options;
-  options.quantize = config.quantization.enabled;
-  options.calibration.samples = config.quantization.calibration_samples;
-  options.calibration.seq_len = config.quantization.calibration_seq_len;
-  options.calibration.percentile_alpha = config.quantization.percentile_alpha;
-  options.calibration.fp16_weight_arithmetic = config.quantization.weight_arithmetic == "fp16";
-  options.calibration_text = config.quantization.calibration_text;
-  return options;
-}
-
 // How the model is loaded, for the result cache's model digest: a change of these changes every result.
 std::string LoadSettings(const ServerConfig& config) {
   const QuantizationConfig& q = config.quantization;
   return "quantize=" + std::to_string(q.enabled) + " samples=" + std::to_string(q.calibration_samples) +
          " seq_len=" + std::to_string(q.calibration_seq_len) + " alpha=" + std::to_string(q.percentile_alpha) +
-         " weight_arithmetic=" + q.weight_arithmetic + " calibration_text=" + q.calibration_text;
+         " weight_arithmetic=" + q.weight_arithmetic + " calibration_text=" + q.calibration_text +
+         " calibration_data=" + q.calibration_data + " calibration_layout=" + q.calibration_layout +
+         " tokenizer=" + config.tokenizer;
 }
 
 bool IsLoopback(const std::string& listen) {
@@ -247,15 +239,26 @@ int Run(int argc, char** argv) {
   health->SetServingStatus(false);
   const std::string host = config.listen.substr(0, config.listen.rfind(':'));
   std::cout << "layerscoped listening on " << host << ":" << port << std::endl;
+  std::unique_ptr<MetricsEndpoint> metrics;
+  if (!config.metrics_listen.empty()) {
+    try {
+      metrics = std::make_unique<MetricsEndpoint>(config.metrics_listen, [&service] { return service.MetricsText(); });
+    } catch (const Error& error) {
+      spdlog::error("cannot serve metrics: {}", error.what());
+      server->Shutdown();
+      return kExitFailure;
+    }
+    const std::string metrics_host = config.metrics_listen.substr(0, config.metrics_listen.rfind(':'));
+    std::cout << "layerscoped metrics on " << metrics_host << ":" << metrics->port() << std::endl;
+  }
 
   std::atomic<bool> load_done{false};
   std::string load_error;
   std::thread loader([&] {
     try {
       spdlog::info("loading model from {} on {}", model_dir, config.device);
-      std::unique_ptr<ResidentModel> model = ResidentModel::Load(model_dir, config.device, ToLoadOptions(config));
-      ModelEntry entry = MakeModelEntry(model->info(), /*is_default=*/true);
-      models.Add(std::move(model), std::move(entry));
+      ServedModel served = LoadServedModel(config, model_dir, /*is_default=*/true);
+      models.Add(std::move(served.model), std::move(served.entry));
       // Before MarkReady: a submission that waited for the model finds the scheduler running.
       scheduler.Start();
       models.MarkReady();

@@ -165,7 +165,11 @@ namespace {
 // The calibration sequences `options` asks for, or an empty list with the reason in *why.
 std::vector<std::vector<int32_t>> CalibrationSamples(const MambaConfig& config, const LoadOptions& options,
                                                      std::string* why) {
-  if (!options.calibration_samples.empty()) return options.calibration_samples;
+  if (!options.calibration_samples.empty()) {
+    *why = options.calibration_source.empty() ? std::to_string(options.calibration_samples.size()) + " given samples"
+                                              : options.calibration_source;
+    return options.calibration_samples;
+  }
   if (config.vocab_size != 256) {
     *why = "no calibration samples given, and the model's vocabulary (" + std::to_string(config.vocab_size) +
            " tokens) is not byte-level, so calibration text cannot be used without a tokenizer";
@@ -234,11 +238,9 @@ std::unique_ptr<ResidentModel> ResidentModel::Load(const std::string& dir, const
             QuantizeCheckpoint(checkpoint, samples, options.calibration, impl->device.str()), impl->device);
         char alpha[32];
         std::snprintf(alpha, sizeof(alpha), "%g", options.calibration.percentile_alpha);
-        info.quantization =
-            "calibrated on " +
-            (options.calibration_samples.empty() ? source : std::to_string(samples.size()) + " given samples") +
-            ", alpha " + alpha + ", " + (options.calibration.fp16_weight_arithmetic ? "fp16" : "fp32") +
-            " weight arithmetic, in " + Seconds(quant_start);
+        info.quantization = "calibrated on " + source + ", alpha " + alpha + ", " +
+                            (options.calibration.fp16_weight_arithmetic ? "fp16" : "fp32") + " weight arithmetic, in " +
+                            Seconds(quant_start);
       }
     } else {
       info.quantization = "not quantized: the load options said not to";

@@ -38,6 +38,8 @@ struct LoadOptions {
   // Token ids to calibrate on (each calibration.seq_len long). Empty: for byte-vocabulary models (vocab 256),
   // calibration.samples windows of calibration_text; other models then get no quantized model.
   std::vector<std::vector<int32_t>> calibration_samples;
+  // Where calibration_samples came from, for ModelInfo.quantization; empty: "N given samples".
+  std::string calibration_source;
   std::string calibration_text;  // a text file; empty: the embedded model's calib.txt
 };
 

@@ -92,8 +92,8 @@ void AddServerOptions(CLI::App& app, ServerConfig* config) {
                  "a user's token as user:role:sha256hex (role user or admin; repeat for more users or tokens)");
   app.add_flag("--insecure-open", config->insecure_open,
                "without --token, serve every caller even on a non-loopback --listen");
-  auto* tls_cert = app.add_option("--tls-cert", config->tls_cert, "PEM certificate chain: serve TLS")
-                       ->check(CLI::ExistingFile);
+  auto* tls_cert =
+      app.add_option("--tls-cert", config->tls_cert, "PEM certificate chain: serve TLS")->check(CLI::ExistingFile);
   auto* tls_key =
       app.add_option("--tls-key", config->tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
   tls_cert->needs(tls_key);
@@ -102,6 +102,8 @@ void AddServerOptions(CLI::App& app, ServerConfig* config) {
                  "PEM CA certificates: callers must present a client certificate signed by one")
       ->check(CLI::ExistingFile)
       ->needs(tls_cert);
+  app.add_option("--metrics-listen", config->metrics_listen,
+                 "HOST:PORT to serve Prometheus metrics on (GET /metrics, plain HTTP, no token); port 0 picks one");
   QuantizationConfig& quantization = config->quantization;
   app.add_flag("--quantize,!--no-quantize", quantization.enabled,
                "build the W8A8 model at load by calibration (needed by the quantized modes)")
@@ -188,6 +190,7 @@ std::string ConfigToJson(const ServerConfig& config) {
   if (!config.quantization.calibration_data.empty()) json["calibration-data"] = config.quantization.calibration_data;
   if (!config.tokenizer.empty()) json["tokenizer"] = config.tokenizer;
   // Token entries stay out: they hold hashes only, but the log needs no more than their number (main logs it).
+  if (!config.metrics_listen.empty()) json["metrics-listen"] = config.metrics_listen;
   if (!config.tls_cert.empty()) json["tls-cert"] = config.tls_cert;
   if (!config.tls_key.empty()) json["tls-key"] = config.tls_key;
   if (!config.tls_client_ca.empty()) json["tls-client-ca"] = config.tls_client_ca;

@@ -62,6 +62,8 @@ struct ServerConfig {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // HOST:PORT of the Prometheus text endpoint (GET /metrics); empty: none.
+  std::string metrics_listen;
   ServerLimits limits;
   QuantizationConfig quantization;
   // The model's HF tokenizer.json when the model's folder holds none (byte-level vocabularies need none).

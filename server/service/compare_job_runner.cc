@@ -1,5 +1,8 @@
 #include "server/service/compare_job_runner.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -92,15 +95,25 @@ jobs::JobRunner::Result CompareJobRunner::Run(const jobs::Job& job, int /*device
   OutputObserver observer(&output, &stop, first_mode, rows_per_mode, first_mode * batches,
                           CompareSteps(compare.samples, compare.request.batch_size, compare.request.modes.size()));
   observer.set_batches(batches);
+  spdlog::info("job {} of {}: running{} on {}", job.id, job.owner,
+               first_mode > 0 ? " from mode " + std::to_string(first_mode) + " (resumed)" : "",
+               compare.model->info.device);
   if (!run.modes.empty()) {
     try {
       models_->model(*compare.model).Compare(run, observer);
     } catch (const Error& error) {
-      if (error.kind() == ErrorKind::kCancelled && stop.stop_requested()) return Result::kStopped;
+      if (error.kind() == ErrorKind::kCancelled && stop.stop_requested()) {
+        spdlog::info("job {} of {}: stopped", job.id, job.owner);
+        return Result::kStopped;
+      }
+      spdlog::warn("job {} of {}: failed: {}", job.id, job.owner, error.what());
       throw;
     }
   }
-  if (stop.stop_requested()) return Result::kStopped;
+  if (stop.stop_requested()) {
+    spdlog::info("job {} of {}: stopped", job.id, job.owner);
+    return Result::kStopped;
+  }
 
   v1::CompareEvent event;
   v1::CompareSummary* summary = event.mutable_summary();
@@ -116,6 +129,7 @@ jobs::JobRunner::Result CompareJobRunner::Run(const jobs::Job& job, int /*device
   summary->set_server_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   summary->set_rows(rows_per_mode * modes);
   output.EmitRow(Serialize(event));
+  spdlog::info("job {} of {}: done in {:.3f} s", job.id, job.owner, summary->server_seconds());
   return Result::kDone;
 }
 

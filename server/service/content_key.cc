@@ -21,10 +21,10 @@ void Put(std::string* out, int64_t value) { Put(out, std::to_string(value)); }
 
 void PutMode(std::string* out, const ModeSpec& mode) {
   Put(out, mode.name);
-  for (int field : {static_cast<int>(mode.weights), static_cast<int>(mode.precision),
-                    static_cast<int>(mode.conv_input), static_cast<int>(mode.conv_output),
-                    static_cast<int>(mode.x_proj_input), static_cast<int>(mode.ssm_input),
-                    static_cast<int>(mode.ssm), static_cast<int>(mode.out_proj_input)}) {
+  for (int field :
+       {static_cast<int>(mode.weights), static_cast<int>(mode.precision), static_cast<int>(mode.conv_input),
+        static_cast<int>(mode.conv_output), static_cast<int>(mode.x_proj_input), static_cast<int>(mode.ssm_input),
+        static_cast<int>(mode.ssm), static_cast<int>(mode.out_proj_input)}) {
     Put(out, field);
   }
 }

@@ -51,11 +51,11 @@ std::vector<std::vector<int32_t>> TokenSamples(const v1::TokenSamples& tokens, c
 }
 
 // The tokenizer for `field`'s data of `format`: the model's. Without one, a token-id file is still drawn (its ids
-// only need checking against the model's vocabulary, which a byte tokenizer of that size does); text is refused.
+// only need checking against the model's vocabulary); text is refused.
 std::shared_ptr<const Tokenizer> RequireTokenizer(const std::string& field, const ModelEntry& model,
                                                   DatasetFormat format) {
   if (model.tokenizer.tokenizer != nullptr) return model.tokenizer.tokenizer;
-  if (format == DatasetFormat::kTokenIds) return MakeByteTokenizer(model.info.config.vocab_size);
+  if (format == DatasetFormat::kTokenIds) return MakeVocabularyOnly(model.info.config.vocab_size);
   throw Error(ErrorKind::kFailedPrecondition,
               field + ": model " + Quoted(model.info.name) + " cannot tokenize text: " + model.tokenizer.description +
                   (field == "data.upload" ? "; or send the tokenizer with the upload" : "") +
@@ -124,8 +124,8 @@ class UploadFile {
     close(fd);
     if (written < content.size()) {
       unlink(path_.c_str());
-      throw Error(ErrorKind::kResourceExhausted, "data.upload: the server cannot store " +
-                                                     std::to_string(content.size()) + " bytes now (disk full?)");
+      throw Error(ErrorKind::kResourceExhausted,
+                  "data.upload: the server cannot store " + std::to_string(content.size()) + " bytes now (disk full?)");
     }
   }
   ~UploadFile() { unlink(path_.c_str()); }
@@ -154,8 +154,7 @@ Samples UploadSamples(const v1::Upload& upload, const ModelEntry& model, int sam
     case v1::SAMPLE_LAYOUT_DOCUMENTS: options.layout = SampleLayout::kDocuments; break;
     case v1::SAMPLE_LAYOUT_PACKED: options.layout = SampleLayout::kPacked; break;
     default:
-      throw Error(ErrorKind::kInvalidArgument, "data.upload.layout: unknown value " +
-                                                   std::to_string(upload.layout()) +
+      throw Error(ErrorKind::kInvalidArgument, "data.upload.layout: unknown value " + std::to_string(upload.layout()) +
                                                    "; known: SAMPLE_LAYOUT_AUTO, _DOCUMENTS, _PACKED");
   }
   if (upload.has_seed()) options.seed = upload.seed();
@@ -165,10 +164,10 @@ Samples UploadSamples(const v1::Upload& upload, const ModelEntry& model, int sam
   if (!upload.tokenizer_json().empty()) {
     tokenizer = ParseTokenizerJson(upload.tokenizer_json(), "data.upload.tokenizer_json");
     if (tokenizer->VocabSize() > model.info.config.vocab_size) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "data.upload.tokenizer_json: its " + std::to_string(tokenizer->VocabSize()) +
-                      " ids do not fit model " + Quoted(model.info.name) + "'s vocabulary of " +
-                      std::to_string(model.info.config.vocab_size));
+      throw Error(ErrorKind::kInvalidArgument, "data.upload.tokenizer_json: its " +
+                                                   std::to_string(tokenizer->VocabSize()) + " ids do not fit model " +
+                                                   Quoted(model.info.name) + "'s vocabulary of " +
+                                                   std::to_string(model.info.config.vocab_size));
     }
     tokenizer_description = "the tokenizer sent: " + tokenizer->Describe();
   } else {
@@ -203,8 +202,7 @@ Samples ResolveSamples(const v1::DataSource& data, const ModelEntry& model, int 
                         std::to_string(model.info.config.vocab_size) +
                         "-token vocabulary; the embedded text's byte ids need at least 256: send data.tokens");
       }
-      out.tokens =
-          EmbeddedSamples("data.embedded (" + model.eval_text_source + ")", model.eval_text, samples, seq_len);
+      out.tokens = EmbeddedSamples("data.embedded (" + model.eval_text_source + ")", model.eval_text, samples, seq_len);
       out.description = "embedded (" + model.eval_text_source + ")";
       return out;
     case v1::DataSource::kTokens:
@@ -229,8 +227,7 @@ Samples ResolveSamples(const v1::DataSource& data, const ModelEntry& model, int 
       out.description = "file " + Quoted(data.file()) + ": " + drawn.description;
       return out;
     }
-    case v1::DataSource::kUpload:
-      return UploadSamples(data.upload(), model, samples, seq_len);
+    case v1::DataSource::kUpload: return UploadSamples(data.upload(), model, samples, seq_len);
   }
   throw Error(ErrorKind::kInternal, "data: unhandled source " + std::to_string(data.source_case()));
 }

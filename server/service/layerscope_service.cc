@@ -1,8 +1,12 @@
 #include "server/service/layerscope_service.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -20,9 +24,11 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-void LogRpc(const char* method, grpc::ServerContext* context, const auth::Principal& principal,
+void LogRpc(RpcMetrics& metrics, const char* method, grpc::ServerContext* context, const auth::Principal& principal,
             const grpc::Status& status, Clock::time_point start, const std::string& what) {
-  const std::string detail = principal.user.empty() ? what : "user=" + principal.user + (what.empty() ? "" : " ") + what;
+  metrics.Record(method, StatusCodeName(status.error_code()), SecondsSince(start));
+  const std::string detail =
+      principal.user.empty() ? what : "user=" + principal.user + (what.empty() ? "" : " ") + what;
   const double ms = SecondsSince(start) * 1e3;
   const auto level = status.error_code() == grpc::StatusCode::INTERNAL ? spdlog::level::err : spdlog::level::info;
   if (status.ok()) {
@@ -52,6 +58,51 @@ std::string Describe(const ValidatedCompare& compare) {
          " samples=" + std::to_string(compare.samples) + " seq_len=" + std::to_string(compare.seq_len) +
          " batch_size=" + std::to_string(compare.request.batch_size) + " data=" + compare.data;
 }
+
+// The Progress events of a job's forward passes, rebuilt from its step count: the store keeps the count, not the
+// events, and the stream of a job (also one re-attached later, or answered from the cache) is to read as Compare's
+// always did: one event per pass ("fp16 batch 3/10"), the reference's first, and a mode's rows after its last pass.
+class ProgressReplay {
+ public:
+  explicit ProgressReplay(const jobs::Job& job) : total_(job.steps_total) {
+    v1::CompareRequest request;
+    request.ParseFromString(job.request);
+    passes_.push_back(request.reference_mode().empty() ? "fp32" : request.reference_mode());
+    passes_.insert(passes_.end(), request.modes().begin(), request.modes().end());
+    batches_ = std::max<int64_t>(1, total_ / static_cast<int64_t>(passes_.size()));
+  }
+
+  // The step that finishes `mode`'s passes (every step when the name is unknown).
+  int64_t LastStepOf(const std::string& mode) const {
+    for (size_t i = 1; i < passes_.size(); ++i) {
+      if (passes_[i] == mode) return static_cast<int64_t>(i + 1) * batches_;
+    }
+    return total_;
+  }
+
+  // Writes the events of the steps after those sent up to `step`; false when the caller is gone.
+  bool SendUntil(int64_t step, grpc::ServerWriter<v1::CompareEvent>* writer) {
+    for (step = std::min(step, total_); sent_ < step;) {
+      const int64_t index = sent_++;
+      v1::CompareEvent event;
+      v1::Progress* progress = event.mutable_progress();
+      progress->set_steps_done(sent_);
+      progress->set_steps_total(total_);
+      progress->set_stage(passes_[std::min<size_t>(index / batches_, passes_.size() - 1)] + " batch " +
+                          std::to_string(index % batches_ + 1) + "/" + std::to_string(batches_));
+      if (!writer->Write(event)) return false;
+    }
+    return true;
+  }
+
+  int64_t sent() const { return sent_; }
+
+ private:
+  std::vector<std::string> passes_;  // the reference, then the modes
+  int64_t batches_ = 1;
+  const int64_t total_;
+  int64_t sent_ = 0;
+};
 
 }  // namespace
 
@@ -93,7 +144,8 @@ grpc::Status LayerscopeService::StoppedStatus(grpc::ServerContext* context) cons
 }
 
 bool LayerscopeService::WaitForModels(grpc::ServerContext* context, grpc::Status* status) const {
-  if (models_->WaitReady([&] { return Stopping(context); })) return true;
+  // Ready models do not make a stopping server take new work (its scheduler refuses it).
+  if (models_->WaitReady([&] { return Stopping(context); }) && !Stopping(context)) return true;
   *status = StoppedStatus(context);
   return false;
 }
@@ -106,7 +158,7 @@ grpc::Status LayerscopeService::ListModels(grpc::ServerContext* context, const v
   if (status.ok() && WaitForModels(context, &status)) {
     for (const ModelEntry& entry : models_->entries()) ToProto(entry.info, entry.is_default, response->add_models());
   }
-  LogRpc("ListModels", context, principal, status, start, "");
+  LogRpc(rpc_metrics_, "ListModels", context, principal, status, start, "");
   return status;
 }
 
@@ -119,7 +171,7 @@ grpc::Status LayerscopeService::ListModes(grpc::ServerContext* context, const v1
     for (const ModeSpec& mode : BuiltinModes()) ToProto(mode, response->add_modes());
     response->set_spec_syntax(ModeSpecSyntax());
   }
-  LogRpc("ListModes", context, principal, status, start, "");
+  LogRpc(rpc_metrics_, "ListModes", context, principal, status, start, "");
   return status;
 }
 
@@ -131,7 +183,7 @@ grpc::Status LayerscopeService::ListCapturePoints(grpc::ServerContext* context, 
   if (status.ok()) {
     for (const auto& point : AllCapturePoints()) ToProto(point, response->add_points());
   }
-  LogRpc("ListCapturePoints", context, principal, status, start, "");
+  LogRpc(rpc_metrics_, "ListCapturePoints", context, principal, status, start, "");
   return status;
 }
 
@@ -140,20 +192,20 @@ jobs::Job LayerscopeService::Submit(const std::string& owner, const v1::CompareR
   const RequestValidator validator(models_->entries(), limits_, data_root_);
   const ValidatedCompare compare = validator.Validate(request);
   *detail = Describe(compare);
-  std::call_once(model_digest_once_, [&] { model_digest_ = ModelDigest(compare.model->info, load_settings_); });
   jobs::NewJob job;
   job.owner = owner;
   request.SerializeToString(&job.request);
-  job.content_key = ContentKey(model_digest_, compare);
+  // A few stat() calls: cheap next to a comparison, and right for every model the server holds.
+  job.content_key = ContentKey(ModelDigest(compare.model->info, load_settings_), compare);
   job.steps_total = CompareSteps(compare.samples, compare.request.batch_size, compare.request.modes.size());
 
   std::lock_guard<std::mutex> lock(submit_mu_);
   const jobs::JobScheduler::Counts counts = scheduler_->counts();
   if (counts.running + counts.queued >= limits_.max_concurrent + limits_.max_queued) {
-    throw Error(ErrorKind::kResourceExhausted,
-                "the server is busy: " + std::to_string(counts.running) + " comparison(s) running and " +
-                    std::to_string(counts.queued) + " waiting, this server's limit max-queued = " +
-                    std::to_string(limits_.max_queued) + "; try again later");
+    throw Error(ErrorKind::kResourceExhausted, "the server is busy: " + std::to_string(counts.running) +
+                                                   " comparison(s) running and " + std::to_string(counts.queued) +
+                                                   " waiting, this server's limit max-queued = " +
+                                                   std::to_string(limits_.max_queued) + "; try again later");
   }
   *ahead = counts.running + counts.queued;
   jobs::SubmitOptions options;
@@ -166,37 +218,37 @@ grpc::Status LayerscopeService::StreamJob(grpc::ServerContext* context, const st
   // How often a waiting stream checks whether its caller or the server gave up.
   constexpr auto kPoll = std::chrono::milliseconds(100);
   jobs::JobWatch watch = scheduler_->Watch(id);
+  std::optional<ProgressReplay> replay;
   bool said_waiting = false;
-  int64_t steps_sent = -1;
   for (;;) {
     if (Stopping(context)) return StoppedStatus(context);
     const jobs::WatchUpdate update = watch.Next(kPoll);
     const jobs::Job& job = update.job;
+    if (!replay) replay.emplace(job);
     stats->steps_total = job.steps_total;
-    v1::CompareEvent progress;
-    if (job.state == jobs::JobState::kQueued && !said_waiting) {
+    // A job queued behind others says so first; one a worker is about to take does not.
+    if (job.state == jobs::JobState::kQueued && ahead > 0 && !said_waiting) {
       said_waiting = true;
-      progress.mutable_progress()->set_steps_total(job.steps_total);
-      progress.mutable_progress()->set_stage("waiting for " + std::to_string(ahead) + " comparison(s) ahead");
-    } else if (job.state == jobs::JobState::kRunning && job.steps_done != steps_sent) {
-      steps_sent = stats->steps_done = job.steps_done;
-      progress.mutable_progress()->set_steps_done(job.steps_done);
-      progress.mutable_progress()->set_steps_total(job.steps_total);
-      progress.mutable_progress()->set_stage("step " + std::to_string(job.steps_done) + "/" +
-                                             std::to_string(job.steps_total));
+      v1::CompareEvent event;
+      event.mutable_progress()->set_steps_total(job.steps_total);
+      event.mutable_progress()->set_stage("waiting for " + std::to_string(ahead) + " comparison(s) ahead");
+      if (!writer->Write(event)) return StoppedStatus(context);
     }
-    if (progress.has_progress() && !writer->Write(progress)) return StoppedStatus(context);
     for (const jobs::ResultRow& row : update.rows) {
       v1::CompareEvent event;
       if (!event.ParseFromString(row.data)) {
         return grpc::Status(grpc::StatusCode::DATA_LOSS,
                             "job " + id + ": stored result " + std::to_string(row.seq) + " cannot be read");
       }
+      if (event.has_row() && !replay->SendUntil(replay->LastStepOf(event.row().mode()), writer)) {
+        return StoppedStatus(context);
+      }
       if (!writer->Write(event)) return StoppedStatus(context);
       if (event.has_row()) ++stats->rows;
     }
+    if (!replay->SendUntil(job.steps_done, writer)) return StoppedStatus(context);
+    stats->steps_done = replay->sent();
     if (!update.done) continue;
-    stats->steps_done = job.steps_done;
     switch (job.state) {
       case jobs::JobState::kSucceeded: return grpc::Status::OK;
       case jobs::JobState::kCancelled:
@@ -205,6 +257,35 @@ grpc::Status LayerscopeService::StreamJob(grpc::ServerContext* context, const st
       default: return grpc::Status(StatusCodeFromName(job.error_code), job.error);
     }
   }
+}
+
+std::string LayerscopeService::MetricsText() {
+  std::map<jobs::JobState, int> by_state;
+  for (jobs::JobState state : {jobs::JobState::kQueued, jobs::JobState::kRunning, jobs::JobState::kSucceeded,
+                               jobs::JobState::kFailed, jobs::JobState::kCancelled}) {
+    by_state[state] = 0;
+  }
+  for (const jobs::Job& job : store_->List()) ++by_state[job.state];
+  std::string out =
+      "# HELP layerscope_jobs Jobs in the job store, by state.\n"
+      "# TYPE layerscope_jobs gauge\n";
+  for (const auto& [state, count] : by_state) {
+    out += std::string("layerscope_jobs{state=\"") + jobs::JobStateName(state) + "\"} " + std::to_string(count) + "\n";
+  }
+  const jobs::JobScheduler::Counts counts = scheduler_->counts();
+  out += "# HELP layerscope_queue_length Jobs waiting for a worker.\n# TYPE layerscope_queue_length gauge\n";
+  out += "layerscope_queue_length " + std::to_string(counts.queued) + "\n";
+  out += "# HELP layerscope_model_ready Whether the model is loaded (1) or still loading (0).\n";
+  out += "# TYPE layerscope_model_ready gauge\nlayerscope_model_ready " + std::to_string(models_->ready()) + "\n";
+  // Resident memory of the process: /proc/self/statm's second field, in pages.
+  std::ifstream statm("/proc/self/statm");
+  int64_t size_pages = 0, resident_pages = 0;
+  if (statm >> size_pages >> resident_pages) {
+    out += "# HELP layerscope_resident_memory_bytes Resident memory of the server process.\n";
+    out += "# TYPE layerscope_resident_memory_bytes gauge\nlayerscope_resident_memory_bytes " +
+           std::to_string(resident_pages * sysconf(_SC_PAGESIZE)) + "\n";
+  }
+  return out + rpc_metrics_.Render();
 }
 
 grpc::Status LayerscopeService::FindJob(const auth::Principal& principal, const std::string& id, jobs::Job* job) {
@@ -245,7 +326,7 @@ grpc::Status LayerscopeService::Compare(grpc::ServerContext* context, const v1::
     }
   }
   if (!detail.empty()) detail = "job=" + job.id + " " + detail + stats.Describe();
-  LogRpc("Compare", context, principal, status, start, detail);
+  LogRpc(rpc_metrics_, "Compare", context, principal, status, start, detail);
   return status;
 }
 
@@ -265,7 +346,7 @@ grpc::Status LayerscopeService::SubmitJob(grpc::ServerContext* context, const v1
       status = CurrentExceptionStatus();
     }
   }
-  LogRpc("SubmitJob", context, principal, status, start, detail);
+  LogRpc(rpc_metrics_, "SubmitJob", context, principal, status, start, detail);
   return status;
 }
 
@@ -285,7 +366,7 @@ grpc::Status LayerscopeService::WatchJob(grpc::ServerContext* context, const v1:
       status = CurrentExceptionStatus();
     }
   }
-  LogRpc("WatchJob", context, principal, status, start, "job=" + request->job_id() + stats.Describe());
+  LogRpc(rpc_metrics_, "WatchJob", context, principal, status, start, "job=" + request->job_id() + stats.Describe());
   return status;
 }
 
@@ -301,7 +382,7 @@ grpc::Status LayerscopeService::GetJob(grpc::ServerContext* context, const v1::G
   } catch (...) {
     status = CurrentExceptionStatus();
   }
-  LogRpc("GetJob", context, principal, status, start, "job=" + request->job_id());
+  LogRpc(rpc_metrics_, "GetJob", context, principal, status, start, "job=" + request->job_id());
   return status;
 }
 
@@ -319,7 +400,7 @@ grpc::Status LayerscopeService::ListJobs(grpc::ServerContext* context, const v1:
   } catch (...) {
     status = CurrentExceptionStatus();
   }
-  LogRpc("ListJobs", context, principal, status, start, "jobs=" + std::to_string(response->jobs_size()));
+  LogRpc(rpc_metrics_, "ListJobs", context, principal, status, start, "jobs=" + std::to_string(response->jobs_size()));
   return status;
 }
 
@@ -344,7 +425,7 @@ grpc::Status LayerscopeService::CancelJob(grpc::ServerContext* context, const v1
   } catch (...) {
     status = CurrentExceptionStatus();
   }
-  LogRpc("CancelJob", context, principal, status, start, detail);
+  LogRpc(rpc_metrics_, "CancelJob", context, principal, status, start, detail);
   return status;
 }
 

@@ -13,6 +13,7 @@
 #include "server/config/server_config.h"
 #include "server/jobs/job_scheduler.h"
 #include "server/jobs/job_store.h"
+#include "server/metrics/rpc_metrics.h"
 #include "server/service/authenticator.h"
 #include "server/service/model_registry.h"
 
@@ -31,6 +32,10 @@ class LayerscopeService final : public v1::Layerscope::Service {
   // for the handlers.
   void BeginShutdown();
 
+  // The Prometheus text of the metrics endpoint: jobs by state, queue length, model readiness, resident memory and
+  // the RPCs' latencies and outcomes.
+  std::string MetricsText();
+
   grpc::Status ListModels(grpc::ServerContext* context, const v1::ListModelsRequest* request,
                           v1::ListModelsResponse* response) override;
   grpc::Status ListModes(grpc::ServerContext* context, const v1::ListModesRequest* request,
@@ -39,15 +44,13 @@ class LayerscopeService final : public v1::Layerscope::Service {
                                  v1::ListCapturePointsResponse* response) override;
   grpc::Status Compare(grpc::ServerContext* context, const v1::CompareRequest* request,
                        grpc::ServerWriter<v1::CompareEvent>* writer) override;
-  grpc::Status SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
-                         v1::Job* response) override;
+  grpc::Status SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request, v1::Job* response) override;
   grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::CompareEvent>* writer) override;
   grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request, v1::Job* response) override;
   grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
                         v1::ListJobsResponse* response) override;
-  grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
-                         v1::Job* response) override;
+  grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request, v1::Job* response) override;
 
  private:
   struct StreamStats;
@@ -76,10 +79,9 @@ class LayerscopeService final : public v1::Layerscope::Service {
   jobs::JobScheduler* scheduler_;
   const Authenticator* authenticator_;
   const std::string load_settings_;
-  std::once_flag model_digest_once_;
-  std::string model_digest_;
   // Makes the waiting line's check and the submission one step.
   std::mutex submit_mu_;
+  RpcMetrics rpc_metrics_;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "core/data/byte_samples.h"
 #include "core/data/dataset.h"
@@ -13,6 +14,22 @@ namespace layerscope::server {
 namespace {
 
 std::string Quoted(const std::string& name) { return "\"" + name + "\""; }
+
+class VocabularyOnly : public Tokenizer {
+ public:
+  explicit VocabularyOnly(int64_t vocab_size) : vocab_size_(vocab_size) {}
+
+  std::vector<int32_t> Encode(std::string_view) const override { throw NoText(); }
+  std::string Decode(const std::vector<int32_t>&) const override { throw NoText(); }
+  int64_t VocabSize() const override { return vocab_size_; }
+  std::optional<int32_t> EndOfTextId() const override { return std::nullopt; }
+  std::string Describe() const override { return "the model's vocabulary (" + std::to_string(vocab_size_) + " ids)"; }
+
+ private:
+  Error NoText() const { return Error(ErrorKind::kFailedPrecondition, "text needs a tokenizer; this model has none"); }
+
+  int64_t vocab_size_;
+};
 
 // Calibration sequences drawn from --calibration-data with the model's tokenizer. A token-id file needs no
 // tokenizer, only the model's vocabulary to check its ids against.
@@ -26,14 +43,14 @@ std::vector<std::vector<int32_t>> CalibrationSamples(const QuantizationConfig& q
       throw Error(ErrorKind::kFailedPrecondition,
                   "--calibration-data " + path + ": text needs the model's tokenizer, and " + tokenizer.description);
     }
-    vocabulary = MakeByteTokenizer(model_config.vocab_size);
+    vocabulary = MakeVocabularyOnly(model_config.vocab_size);
   }
   SampleOptions options;
   options.count = quantization.calibration_samples;
   options.seq_len = quantization.calibration_seq_len;
-  options.layout = quantization.calibration_layout == "auto"      ? AutoLayout(path)
+  options.layout = quantization.calibration_layout == "auto"     ? AutoLayout(path)
                    : quantization.calibration_layout == "packed" ? SampleLayout::kPacked
-                                                                  : SampleLayout::kDocuments;
+                                                                 : SampleLayout::kDocuments;
   layerscope::Samples samples = DrawSamples(path, *vocabulary, options);
   *description = std::move(samples.description);
   return std::move(samples.ids);
@@ -42,6 +59,10 @@ std::vector<std::vector<int32_t>> CalibrationSamples(const QuantizationConfig& q
 }  // namespace
 
 bool IsByteLevelVocabulary(int64_t vocab_size) { return vocab_size >= 256 && vocab_size <= 264; }
+
+std::shared_ptr<const Tokenizer> MakeVocabularyOnly(int64_t vocab_size) {
+  return std::make_shared<VocabularyOnly>(vocab_size);
+}
 
 ModelTokenizer FindTokenizer(const MambaConfig& config, const std::string& model_dir,
                              const std::string& tokenizer_file) {
@@ -98,11 +119,6 @@ ModelEntry MakeModelEntry(const ModelInfo& info, bool is_default) {
 }
 
 ServedModel LoadServedModel(const ServerConfig& config, const std::string& model_dir, bool is_default) {
-  // The tokenizer comes first: calibration data is tokenized with it.
-  const MambaConfig model_config = ReadMambaConfig(model_dir + "/config.json");
-  ModelTokenizer tokenizer = FindTokenizer(model_config, model_dir, config.tokenizer);
-  spdlog::info("tokenizer: {}", tokenizer.description);
-
   const QuantizationConfig& quantization = config.quantization;
   LoadOptions options;
   options.quantize = quantization.enabled;
@@ -111,22 +127,33 @@ ServedModel LoadServedModel(const ServerConfig& config, const std::string& model
   options.calibration.percentile_alpha = quantization.percentile_alpha;
   options.calibration.fp16_weight_arithmetic = quantization.weight_arithmetic == "fp16";
   options.calibration_text = quantization.calibration_text;
-  // A Quamba checkpoint is quantized already: nothing to calibrate.
-  if (quantization.enabled && !quantization.calibration_data.empty() &&
-      model_config.layout != CheckpointLayout::kQuamba) {
-    options.calibration_samples =
-        CalibrationSamples(quantization, model_config, tokenizer, &options.calibration_source);
+  // Calibration data is tokenized before the load, which calibrates: its tokenizer needs the model's vocabulary
+  // from config.json first. Otherwise the load reads config.json alone (once: it may be a pipe).
+  std::optional<ModelTokenizer> tokenizer;
+  if (quantization.enabled && !quantization.calibration_data.empty()) {
+    const MambaConfig model_config = ReadMambaConfig(model_dir + "/config.json");
+    // A Quamba checkpoint is quantized already: nothing to calibrate.
+    if (model_config.layout != CheckpointLayout::kQuamba) {
+      tokenizer = FindTokenizer(model_config, model_dir, config.tokenizer);
+      options.calibration_samples =
+          CalibrationSamples(quantization, model_config, *tokenizer, &options.calibration_source);
+    }
   }
 
   ServedModel served;
   served.model = ResidentModel::Load(model_dir, config.device, options);
-  served.entry = MakeModelEntry(served.model->info(), is_default, std::move(tokenizer));
-  if (!served.model->info().quantized_available && quantization.enabled &&
-      model_config.layout != CheckpointLayout::kQuamba) {
-    spdlog::warn("model \"{}\" has no W8A8 model, so the quantized modes cannot run: start the server with "
-                 "--calibration-data FILE (and --tokenizer FILE unless the model's folder holds tokenizer.json) to "
-                 "calibrate one",
-                 served.entry.info.name);
+  const ModelInfo& info = served.model->info();
+  if (!tokenizer) tokenizer = FindTokenizer(info.config, model_dir, config.tokenizer);
+  spdlog::info("tokenizer of model \"{}\": {}", info.name, tokenizer->description);
+  served.entry = MakeModelEntry(info, is_default, std::move(*tokenizer));
+  if (quantization.enabled && !info.quantized_available) {
+    // Said where users see it too: in ListModels and in the refusal of a quantized mode.
+    served.entry.info.quantization += "; start the server with --calibration-data FILE to calibrate one";
+    spdlog::warn(
+        "model \"{}\" has no W8A8 model, so the quantized modes cannot run: start the server with "
+        "--calibration-data FILE (text needs a tokenizer: --tokenizer FILE unless the model's folder holds "
+        "tokenizer.json) to calibrate one",
+        info.name);
   }
 
   const std::filesystem::path uploads = std::filesystem::path(config.data_dir) / "uploads";
@@ -134,8 +161,7 @@ ServedModel LoadServedModel(const ServerConfig& config, const std::string& model
   std::filesystem::remove_all(uploads, ec);
   std::filesystem::create_directories(uploads, ec);
   if (ec) throw Error(ErrorKind::kInternal, "cannot create " + uploads.string() + ": " + ec.message());
-  std::filesystem::permissions(uploads, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace,
-                               ec);
+  std::filesystem::permissions(uploads, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
   served.entry.upload_dir = uploads.string();
   return served;
 }

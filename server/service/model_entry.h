@@ -27,6 +27,10 @@ struct ModelTokenizer {
 ModelTokenizer FindTokenizer(const MambaConfig& config, const std::string& model_dir,
                              const std::string& tokenizer_file);
 
+// For models without a tokenizer: knows only the vocabulary's size, which is all that drawing samples from a
+// token-id file (.npy) needs. Encode and Decode throw Error(kFailedPrecondition).
+std::shared_ptr<const Tokenizer> MakeVocabularyOnly(int64_t vocab_size);
+
 struct ModelEntry {
   ModelInfo info;
   bool is_default = false;

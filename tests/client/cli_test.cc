@@ -63,7 +63,7 @@ TEST(CliTest, UsageErrorsAreOneLineAndExitTwo) {
       {{}, "layerscope: error: A subcommand is required\n"},
       {{"frobnicate"},
        "layerscope: error: unknown command 'frobnicate' (commands: compare, comparewithfp, compare-all, modes, models, "
-       "points)\n"},
+       "points, submit, watch, jobs, job, cancel)\n"},
       {{"compare", "fp16", "--samples", "0"}, "layerscope: error: --samples: must be at least 1, got 0\n"},
       {{"compare", "fp16", "--seq-len", "x"}, "layerscope: error: --seq-len: must be a whole number, got 'x'\n"},
       {{"compare", "fp16", "--timeout", "0"}, "layerscope: error: --timeout: must be more than 0 seconds, got 0\n"},
@@ -97,7 +97,7 @@ TEST(CliTest, ConnectionRefusedExitsThreeWithoutWaiting) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << command;
     EXPECT_EQ(run.code, kExitUnreachable);
     EXPECT_EQ(run.err, "layerscope: error: cannot connect to layerscoped at " + address +
-                           " (connection failed; set --server or LAYERSCOPE_SERVER)\n");
+                           " (connection failed; set --server or LAYERSCOPE_SERVER; a TLS server needs --tls-ca)\n");
   }
 }
 

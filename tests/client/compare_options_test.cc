@@ -132,6 +132,36 @@ TEST(BuildCompareRequestTest, SendsTextAndTokenFilesInline) {
   EXPECT_EQ(BuildCompareRequest(options).data().file(), "corpus/eval.txt");
 }
 
+TEST(BuildCompareRequestTest, UploadsDataAndTokenizerAsTheyAre) {
+  const TempFile data(std::string("\x1f\x8b not parsed here", 20));
+  const TempFile tokenizer("{\"model\": {}}");
+  CompareOptions options;
+  options.modes = {"2-1"};
+  options.data = data.path();
+  v1::Upload upload = BuildCompareRequest(options).data().upload();
+  EXPECT_EQ(upload.name(), data.path().substr(data.path().rfind('/') + 1));
+  EXPECT_EQ(upload.content(), std::string("\x1f\x8b not parsed here", 20));
+  EXPECT_TRUE(upload.tokenizer_json().empty());
+  EXPECT_EQ(upload.layout(), v1::SAMPLE_LAYOUT_AUTO);
+  EXPECT_FALSE(upload.has_seed());
+
+  options.tokenizer = tokenizer.path();
+  options.layout = "packed";
+  options.seed = 0;
+  upload = BuildCompareRequest(options).data().upload();
+  EXPECT_EQ(upload.tokenizer_json(), "{\"model\": {}}");
+  EXPECT_EQ(upload.layout(), v1::SAMPLE_LAYOUT_PACKED);
+  EXPECT_TRUE(upload.has_seed());
+  EXPECT_EQ(upload.seed(), 0u);
+  options.layout = "documents";
+  EXPECT_EQ(BuildCompareRequest(options).data().upload().layout(), v1::SAMPLE_LAYOUT_DOCUMENTS);
+
+  options.tokenizer = "/nonexistent/tokenizer.json";
+  EXPECT_EQ(Thrown([&] { BuildCompareRequest(options); }).code(), kExitFailure);
+  options.data = "/nonexistent/c4.jsonl.gz";
+  EXPECT_EQ(Thrown([&] { BuildCompareRequest(options); }).code(), kExitFailure);
+}
+
 TEST(BuildCompareRequestTest, RejectsTextThatIsNotUtf8AndMissingFiles) {
   const TempFile binary(std::string("ok\xff\xfe", 4));
   CompareOptions options;

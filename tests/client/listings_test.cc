@@ -88,5 +88,38 @@ TEST(ModelsTableTest, OneRowPerModelThenHowItWasQuantized) {
             "  embedded: calibrated on 10 x 512 bytes\n");
 }
 
+TEST(JobsTableTest, OneRowPerJobWithStateStepsAndUtcTime) {
+  v1::ListJobsResponse jobs;
+  v1::Job* job = jobs.add_jobs();
+  job->set_id("0123456789abcdef0123456789abcdef");
+  job->set_owner("alice");
+  job->set_state(v1::JOB_STATE_RUNNING);
+  job->mutable_progress()->set_steps_done(3);
+  job->mutable_progress()->set_steps_total(30);
+  job->set_rows(12);
+  job->set_created_unix_ms(1764118923456);  // 2025-11-26 01:02:03.456 UTC
+  EXPECT_EQ(JobsTable(jobs),
+            "Id                               Owner State   Steps Rows Created (UTC)\n"
+            "-------------------------------- ----- ------- ----- ---- -------------------\n"
+            "0123456789abcdef0123456789abcdef alice running 3/30  12   2025-11-26 01:02:03\n");
+}
+
+TEST(JobDetailsTest, SetFieldsOnly) {
+  v1::Job job;
+  job.set_id("ab");
+  job.set_owner("bob");
+  job.set_state(v1::JOB_STATE_FAILED);
+  job.mutable_progress()->set_steps_total(4);
+  job.set_created_unix_ms(1764118923000);
+  job.set_error("out of memory");
+  job.set_error_code("RESOURCE_EXHAUSTED");
+  job.set_resume(v1::JOB_RESUME_RESUMED);
+  job.set_interruptions(1);
+  EXPECT_EQ(JobDetails(job),
+            "id: ab\nowner: bob\nstate: failed\nsteps: 0/4\nrows: 0\ncreated: 2025-11-26 01:02:03\n"
+            "error: RESOURCE_EXHAUSTED: out of memory\nresume: resumed after its last finished mode\n"
+            "interruptions: 1\n");
+}
+
 }  // namespace
 }  // namespace layerscope::client

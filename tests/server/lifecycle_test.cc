@@ -143,6 +143,20 @@ TEST(LifecycleTest, BadFlagsExitTwoWithTheReason) {
   EXPECT_EQ(RunToExit("--help", &err), 0);
 }
 
+TEST(LifecycleTest, WithoutTokensOnlyLoopbackAndTokensMustBeWellFormed) {
+  std::string err;
+  EXPECT_EQ(RunToExit("--listen 0.0.0.0:0", &err), 2);
+  EXPECT_NE(err.find("layerscoped: --listen 0.0.0.0:0 is not a loopback address and no --token is configured"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("--insecure-open"), std::string::npos) << err;
+  EXPECT_EQ(RunToExit("--token alice:user:" + std::string(64, 'a') + " --token bob:boss:" + std::string(64, 'b'), &err),
+            2);
+  EXPECT_NE(err.find("layerscoped: --token #2: "), std::string::npos) << err;
+  EXPECT_EQ(RunToExit("--tls-key /etc/hostname", &err), 2);
+  EXPECT_NE(err.find("--tls-key requires --tls-cert"), std::string::npos) << err;
+}
+
 TEST(LifecycleTest, APortInUseIsReported) {
   ServerProcess first({"--no-quantize"});
   std::string err;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/data/byte_samples.h"
+#include "core/data/tokenizer.h"
 #include "core/model/model_config.h"
 #include "core/util/error.h"
 #include "server/service/status.h"
@@ -183,6 +184,81 @@ TEST_F(RequestValidatorTest, LargeVocabulariesTakeEmbeddedBytesButNotText) {
   } catch (const Error& error) {
     EXPECT_EQ(error.kind(), ErrorKind::kFailedPrecondition);
     EXPECT_EQ(error.what(), "data.file" + refusal);
+  }
+}
+
+TEST_F(RequestValidatorTest, TextAndFilesGoThroughTheModelsTokenizer) {
+  const std::string tokenizer_path = LAYERSCOPE_SOURCE_DIR "/tests/fixtures/tokenizer/neox.json";
+  std::vector<ModelEntry> models{EmbeddedEntry()};
+  models[0].info.config.vocab_size = 896;
+  models[0].tokenizer = FindTokenizer(models[0].info.config, "/nonexistent", tokenizer_path);
+  const RequestValidator validator(models, testing::CaseLimits(), root_);
+  const auto tokenizer = LoadTokenizerFile(tokenizer_path);
+
+  std::string text;
+  while (tokenizer->Encode(text).size() < 128) text += "Numbers like 12345 and caf\xc3\xa9s in 2024. ";
+  v1::CompareRequest request = BaseRequest();
+  request.mutable_data()->set_text(text);
+  const std::vector<int32_t> ids = tokenizer->Encode(text);
+  EXPECT_EQ(
+      validator.Validate(request).request.samples,
+      (std::vector<std::vector<int32_t>>{{ids.begin(), ids.begin() + 64}, {ids.begin() + 64, ids.begin() + 128}}));
+
+  // A JSON-lines file: one document per sample by default.
+  std::ofstream(root_ + "/docs.jsonl") << "{\"text\": \"" << text << "\"}\n{\"text\": \"x " << text << "\"}\n";
+  request.mutable_data()->set_file("docs.jsonl");
+  const std::vector<int32_t> second = tokenizer->Encode("x " + text);
+  EXPECT_EQ(
+      validator.Validate(request).request.samples,
+      (std::vector<std::vector<int32_t>>{{ids.begin(), ids.begin() + 64}, {second.begin(), second.begin() + 64}}));
+
+  models[0].info.config.vocab_size = 500;
+  try {
+    FindTokenizer(models[0].info.config, "/nonexistent", tokenizer_path);
+    FAIL() << "a tokenizer larger than the vocabulary was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_EQ(error.what(), "--tokenizer " + tokenizer_path + ": its 865 ids do not fit the model's vocabulary of 500");
+  }
+}
+
+// A 2-D int32 .npy file of `rows`, as numpy writes it.
+void WriteNpy(const std::string& path, const std::vector<std::vector<int32_t>>& rows) {
+  std::string header = "{'descr': '<i4', 'fortran_order': False, 'shape': (" + std::to_string(rows.size()) + ", " +
+                       std::to_string(rows[0].size()) + "), }";
+  header.append(63 - (10 + header.size()) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out << std::string("\x93NUMPY\x01\x00", 8) << static_cast<char>(header.size() & 0xFF)
+      << static_cast<char>(header.size() >> 8) << header;
+  for (const auto& row : rows) out.write(reinterpret_cast<const char*>(row.data()), row.size() * sizeof(int32_t));
+}
+
+TEST_F(RequestValidatorTest, TokenIdFilesNeedNoTokenizer) {
+  std::vector<ModelEntry> models{EmbeddedEntry()};
+  models[0].info.config.vocab_size = 104;  // neither byte-level nor with a tokenizer
+  models[0].tokenizer = FindTokenizer(models[0].info.config, "/nonexistent", "");
+  ASSERT_EQ(models[0].tokenizer.tokenizer, nullptr);
+  const RequestValidator validator(models, testing::CaseLimits(), root_);
+  std::vector<std::vector<int32_t>> rows(3, std::vector<int32_t>(70));
+  for (size_t i = 0; i < 3 * 70; ++i) rows[i / 70][i % 70] = static_cast<int32_t>(i % 104);
+  WriteNpy(root_ + "/ids.npy", rows);
+
+  v1::CompareRequest request = BaseRequest();
+  request.mutable_data()->set_file("ids.npy");
+  EXPECT_EQ(validator.Validate(request).request.samples,
+            (std::vector<std::vector<int32_t>>{{rows[0].begin(), rows[0].begin() + 64},
+                                               {rows[1].begin(), rows[1].begin() + 64}}));
+
+  rows[1][5] = 104;
+  WriteNpy(root_ + "/ids.npy", rows);
+  try {
+    validator.Validate(request);
+    FAIL() << "an id outside the vocabulary was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_EQ(error.what(), std::string("data.file: ids.npy row 1 column 5: id 104 is outside the vocabulary [0, 104) "
+                                        "of the model's vocabulary (104 ids)"));
   }
 }
 

@@ -140,6 +140,28 @@ TEST(ServerConfigTest, BadValuesNameTheFlag) {
   EXPECT_NE(ParseErrorOf({"--frobnicate"}).find("--frobnicate"), std::string::npos);
 }
 
+TEST(ServerConfigTest, TokenizerAndCalibrationDataFlags) {
+  TestDir dir;
+  for (const char* name : {"tokenizer.json", "c4.jsonl.gz", "calib.txt"}) std::ofstream(dir.path() + "/" + name) << "x";
+  const ServerConfig config = Parse({"--tokenizer", dir.path() + "/tokenizer.json", "--calibration-data",
+                                     dir.path() + "/c4.jsonl.gz", "--calibration-layout", "packed"});
+  EXPECT_EQ(config.tokenizer, dir.path() + "/tokenizer.json");
+  EXPECT_EQ(config.quantization.calibration_data, dir.path() + "/c4.jsonl.gz");
+  EXPECT_EQ(config.quantization.calibration_layout, "packed");
+  EXPECT_EQ(Parse({}).quantization.calibration_layout, "auto");
+
+  const std::string file = dir.path() + "/effective.json";
+  std::ofstream(file) << ConfigToJson(config);
+  EXPECT_EQ(ConfigToJson(Parse({"--config", file})), ConfigToJson(config));
+
+  EXPECT_NE(ParseErrorOf({"--calibration-layout", "shuffled"}).find("--calibration-layout"), std::string::npos);
+  EXPECT_NE(ParseErrorOf({"--tokenizer", "/nonexistent/tokenizer.json"}).find("--tokenizer"), std::string::npos);
+  EXPECT_NE(
+      ParseErrorOf({"--calibration-data", dir.path() + "/c4.jsonl.gz", "--calibration-text", dir.path() + "/calib.txt"})
+          .find("excludes"),
+      std::string::npos);
+}
+
 TEST(ServerConfigTest, BadConfigFilesAreRefused) {
   TestDir dir;
   const std::string file = dir.path() + "/bad.json";
@@ -151,6 +173,33 @@ TEST(ServerConfigTest, BadConfigFilesAreRefused) {
   EXPECT_NE(ParseErrorOf({"--config", file}).find("JSON object"), std::string::npos);
   std::ofstream(file) << R"({"device": {"name": "cpu"}})";
   EXPECT_NE(ParseErrorOf({"--config", file}).find("a string, number or boolean"), std::string::npos);
+}
+
+TEST(ServerConfigTest, TokensTlsAndMetrics) {
+  TestDir dir;
+  const std::string cert = dir.path() + "/server.pem";
+  const std::string key = dir.path() + "/server.key";
+  std::ofstream(cert) << "cert";
+  std::ofstream(key) << "key";
+  const ServerConfig config = Parse({"--token", "alice:user:aa", "--token", "root:admin:bb", "--tls-cert", cert,
+                                     "--tls-key", key, "--tls-client-ca", cert, "--metrics-listen", "127.0.0.1:9100",
+                                     "--max-jobs-per-user", "3", "--insecure-open"});
+  EXPECT_EQ(config.tokens, (std::vector<std::string>{"alice:user:aa", "root:admin:bb"}));
+  EXPECT_EQ(config.tls_cert, cert);
+  EXPECT_EQ(config.tls_key, key);
+  EXPECT_EQ(config.tls_client_ca, cert);
+  EXPECT_EQ(config.metrics_listen, "127.0.0.1:9100");
+  EXPECT_EQ(config.limits.max_jobs_per_user, 3);
+  EXPECT_TRUE(config.insecure_open);
+
+  // A config file lists tokens as an array under "token".
+  const std::string file = dir.path() + "/config.json";
+  std::ofstream(file) << R"({"token": ["alice:user:aa", "bob:user:cc"]})";
+  EXPECT_EQ(Parse({"--config", file}).tokens, (std::vector<std::string>{"alice:user:aa", "bob:user:cc"}));
+
+  EXPECT_NE(ParseErrorOf({"--tls-cert", cert}).find("--tls-cert requires --tls-key"), std::string::npos);
+  EXPECT_NE(ParseErrorOf({"--tls-client-ca", cert}).find("--tls-client-ca requires --tls-cert"), std::string::npos);
+  EXPECT_NE(ParseErrorOf({"--max-jobs-per-user", "0"}).find("--max-jobs-per-user"), std::string::npos);
 }
 
 }  // namespace

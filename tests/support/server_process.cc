@@ -113,9 +113,15 @@ std::unique_ptr<ServerProcess> ServerProcess::StartWithoutWaiting(const std::vec
   return std::unique_ptr<ServerProcess>(new ServerProcess(extra_args, false));
 }
 
-ServerProcess::ServerProcess(const std::vector<std::string>& extra_args, bool wait_for_serving) {
+std::unique_ptr<ServerProcess> ServerProcess::StartOnDataDir(const std::string& data_dir,
+                                                             const std::vector<std::string>& extra_args) {
+  return std::unique_ptr<ServerProcess>(new ServerProcess(extra_args, true, data_dir));
+}
+
+ServerProcess::ServerProcess(const std::vector<std::string>& extra_args, bool wait_for_serving,
+                             const std::string& data_dir) {
   dir_ = MakeTempDir();
-  data_dir_ = dir_ + "/data";
+  data_dir_ = data_dir.empty() ? dir_ + "/data" : data_dir;
   std::vector<std::string> args = {BinaryPath(), "--listen", "127.0.0.1:0", "--data-dir", data_dir_};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;

@@ -30,6 +30,10 @@ class ServerProcess {
   explicit ServerProcess(const std::vector<std::string>& extra_args = {});
   // Starts it but returns as soon as the port is bound (health may still be NOT_SERVING while the model loads).
   static std::unique_ptr<ServerProcess> StartWithoutWaiting(const std::vector<std::string>& extra_args = {});
+  // Starts it on an existing --data-dir (which it leaves in place), e.g. another server's after that one stopped,
+  // and waits for SERVING as the constructor does.
+  static std::unique_ptr<ServerProcess> StartOnDataDir(const std::string& data_dir,
+                                                       const std::vector<std::string>& extra_args = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -56,7 +60,7 @@ class ServerProcess {
   static std::string BinaryPath();
 
  private:
-  ServerProcess(const std::vector<std::string>& extra_args, bool wait_for_serving);
+  ServerProcess(const std::vector<std::string>& extra_args, bool wait_for_serving, const std::string& data_dir = "");
   void WaitForListening(std::chrono::seconds timeout);
   void WaitForServing(std::chrono::seconds timeout);
   // Whether the child has exited (reaps it and records the exit status).
