@@ -85,5 +85,5 @@ serve() {  # serve NAME SERVER_ARGS...
 
 if has serve; then
   serve embedded
-  [ -d $M130/model ] && serve mamba130m --model $M130/model
+  [ -d $M130/model ] && serve mamba130m --model $M130/model --calibration-data $M130/calibration-ids.npy
 fi
