@@ -133,7 +133,11 @@ std::string CheckGolden(const std::string& name, const std::string& actual) {
   if (!in) return "cannot read " + GoldenPath(name) + " (write it with LAYERSCOPE_UPDATE_GOLDEN=1)";
   std::ostringstream expected;
   expected << in.rdbuf();
-  const std::string difference = GoldenDifference(expected.str(), actual);
+  // Goldens pin the layout, the words and the magnitudes; the exact numbers are pinned by the unit tests against
+  // fixtures. Another CPU (CI's, the GPU machine's) runs LibTorch's CPU kernels with another instruction set and
+  // accumulation order, which moves fp16 roundings and so the errors of the reduced-precision modes by a few
+  // percent (seen: 1.5% on the GPU machine's Xeon): 10% relative keeps the check meaningful across machines.
+  const std::string difference = GoldenDifference(expected.str(), actual, Tolerance{0.1, 1e-9});
   if (difference.empty()) return "";
   return GoldenPath(name) + ": " + difference +
          "\n(regenerate with LAYERSCOPE_UPDATE_GOLDEN=1 if the change is intended)";
