@@ -56,30 +56,11 @@ double EstimateInBucket(size_t bucket, uint64_t rank_in_bucket, uint64_t count) 
   return lo + (hi - lo) * ((static_cast<double>(rank_in_bucket) + 0.5) / static_cast<double>(count));
 }
 
-// numpy's linear method: virtual index (n - 1) q / 100, between the order statistics of ranks floor and floor + 1.
-struct PercentileRanks {
-  size_t lower, upper;
-  double fraction;
-};
-
-PercentileRanks RanksOf(size_t n, double q) {
-  const double index = static_cast<double>(n - 1) * (q / 100);
-  const size_t lower = std::min(static_cast<size_t>(std::floor(index)), n - 1);
-  return {lower, std::min(lower + 1, n - 1), index - static_cast<double>(lower)};
-}
-
-// numpy's _lerp: from the nearer end, so that t close to 1 lands on b. The early returns keep +inf order
-// statistics from turning into NaN (inf - inf, inf * 0).
-double Lerp(double a, double b, double t) {
-  if (t == 0) return a;
-  if (a == b || std::isinf(b)) return b;
-  const double diff = b - a;
-  return t < 0.5 ? a + diff * t : b - diff * (1 - t);
-}
-
+// numpy's linear method (kernels/metrics/metrics_reduce.h), from the selected order statistics.
 double Interpolate(const std::map<size_t, double>& order_stats, size_t n, double q) {
-  const PercentileRanks ranks = RanksOf(n, q);
-  return Lerp(order_stats.at(ranks.lower), order_stats.at(ranks.upper), ranks.fraction);
+  const PercentileRanks ranks = PercentileRanksOf(static_cast<int64_t>(n), q);
+  return InterpolatePercentile(order_stats.at(static_cast<size_t>(ranks.lower)),
+                               order_stats.at(static_cast<size_t>(ranks.upper)), ranks.fraction);
 }
 
 // Places the order statistic of rank k at values[k] and returns it. Precondition: k <= *end, where
@@ -101,9 +82,9 @@ double SelectRank(std::vector<float>& values, size_t k, size_t* end) {
 std::vector<double> ExactPercentiles(std::vector<float>& values, const std::vector<double>& qs) {
   std::vector<size_t> ranks;
   for (double q : qs) {
-    const PercentileRanks r = RanksOf(values.size(), q);
-    ranks.push_back(r.lower);
-    ranks.push_back(r.upper);
+    const PercentileRanks r = PercentileRanksOf(static_cast<int64_t>(values.size()), q);
+    ranks.push_back(static_cast<size_t>(r.lower));
+    ranks.push_back(static_cast<size_t>(r.upper));
   }
   std::sort(ranks.begin(), ranks.end(), std::greater<size_t>());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
@@ -119,9 +100,9 @@ std::vector<double> HistogramPercentiles(const std::vector<uint64_t>& histogram,
                                          const std::vector<double>& qs) {
   std::vector<size_t> ranks;
   for (double q : qs) {
-    const PercentileRanks r = RanksOf(n, q);
-    ranks.push_back(r.lower);
-    ranks.push_back(r.upper);
+    const PercentileRanks r = PercentileRanksOf(static_cast<int64_t>(n), q);
+    ranks.push_back(static_cast<size_t>(r.lower));
+    ranks.push_back(static_cast<size_t>(r.upper));
   }
   std::sort(ranks.begin(), ranks.end());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
