@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <chrono>
@@ -263,9 +264,42 @@ void ResidentModel::SaveQuantized(const std::string& dir) const {
 
 const ModelInfo& ResidentModel::info() const { return impl_->info; }
 
+namespace {
+
+// LibTorch reports a device that ran out of memory as a c10::Error ("CUDA out of memory. Tried to allocate ...";
+// on the CPU "not enough memory").
+// Callers get the core's kResourceExhausted, so that the service answers RESOURCE_EXHAUSTED for that request and
+// keeps serving the next; any other LibTorch error escaping the model is a bug (kInternal).
+template <typename Body>
+auto TranslateTorchErrors(Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const c10::Error& error) {
+    std::string what = error.what_without_backtrace();
+    what = what.substr(0, what.find('\n'));
+    if (what.find("out of memory") != std::string::npos || what.find("not enough memory") != std::string::npos) {
+      throw Error(ErrorKind::kResourceExhausted, "the device ran out of memory (ask for fewer samples, a shorter "
+                                                 "seq_len, a smaller batch_size or fewer layers): " + what);
+    }
+    throw Error(ErrorKind::kInternal, "LibTorch: " + what);
+  }
+}
+
+}  // namespace
+
 Captures ResidentModel::Run(const ModeSpec& mode, const std::vector<std::vector<int32_t>>& samples,
                             const std::vector<int>& layers, const std::vector<CapturePoint>& points,
                             bool keep_logits) const {
+  return TranslateTorchErrors([&] { return RunUnguarded(mode, samples, layers, points, keep_logits); });
+}
+
+void ResidentModel::Compare(const CompareRequest& request, CompareObserver& observer) const {
+  TranslateTorchErrors([&] { CompareUnguarded(request, observer); });
+}
+
+Captures ResidentModel::RunUnguarded(const ModeSpec& mode, const std::vector<std::vector<int32_t>>& samples,
+                                     const std::vector<int>& layers, const std::vector<CapturePoint>& points,
+                                     bool keep_logits) const {
   if (samples.empty()) throw Error(ErrorKind::kInvalidArgument, "no samples to run");
   c10::InferenceMode inference;
   CaptureSink sink(layers, points, keep_logits);
@@ -279,7 +313,7 @@ Captures ResidentModel::Run(const ModeSpec& mode, const std::vector<std::vector<
   return captures;
 }
 
-void ResidentModel::Compare(const CompareRequest& request, CompareObserver& observer) const {
+void ResidentModel::CompareUnguarded(const CompareRequest& request, CompareObserver& observer) const {
   if (request.modes.empty()) throw Error(ErrorKind::kInvalidArgument, "modes: at least one mode is required");
   if (request.samples.empty()) throw Error(ErrorKind::kInvalidArgument, "samples: at least one sample is required");
   if (request.batch_size < 1) throw Error(ErrorKind::kInvalidArgument, "batch_size must be at least 1");

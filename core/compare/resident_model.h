@@ -84,6 +84,12 @@ class ResidentModel {
   void Compare(const CompareRequest& request, CompareObserver& observer) const;
 
  private:
+  // The bodies of Run and Compare; the public methods translate LibTorch's errors (out of memory) into Error.
+  Captures RunUnguarded(const ModeSpec& mode, const std::vector<std::vector<int32_t>>& samples,
+                        const std::vector<int>& layers, const std::vector<CapturePoint>& points,
+                        bool keep_logits) const;
+  void CompareUnguarded(const CompareRequest& request, CompareObserver& observer) const;
+
   struct Impl;
   explicit ResidentModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
