@@ -7,12 +7,14 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/commands.h"
 #include "client/compare_options.h"
 #include "client/connection.h"
 #include "client/errors.h"
 #include "client/listings.h"
+#include "client/multi_server.h"
 
 namespace layerscope::client {
 namespace {
@@ -113,7 +115,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   double timeout_seconds = 0;
   OutputOptions output;
   app.add_option("--server", server,
-                 "layerscoped address HOST:PORT (default: $LAYERSCOPE_SERVER, else 127.0.0.1:50051)");
+                 "layerscoped address HOST:PORT, or several comma-separated (of one model) to spread the modes of "
+                 "compare and compare-all across (default: $LAYERSCOPE_SERVER, else 127.0.0.1:50051)");
   app.add_option("--token", credentials.token,
                  "Bearer token to send with every call (default: $LAYERSCOPE_TOKEN; none when unset)");
   CLI::Option* tls_ca =
@@ -182,20 +185,26 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 
   std::optional<std::chrono::milliseconds> timeout;
   if (timeout_seconds > 0) timeout = std::chrono::milliseconds(std::llround(timeout_seconds * 1000));
-  const std::string address = ResolveServerAddress(server);
   credentials.token = ResolveToken(credentials.token);
   try {
+    const std::vector<std::string> servers = SplitServerList(ResolveServerAddress(server));
+    const std::string& address = servers.front();
+    if (servers.size() > 1 && !compare_command->parsed() && !compare_all_command->parsed()) {
+      throw ClientError(kExitUsage, "--server: several servers are for compare, comparewithfp and compare-all only");
+    }
     if (compare_command->parsed()) {
       const v1::CompareRequest request = BuildCompareRequest(compare);
       if (request.modes_size() == 0) throw ClientError(kExitUsage, "compare: name at least one MODE or --mode-spec");
-      Connection connection(address, timeout, credentials);
-      WriteCompareReport("compare", RunComparison(connection, request), output, out);
+      ServerPool pool(servers, timeout, credentials);
+      pool.CheckSameModel(request.model());
+      WriteCompareReport("compare", pool.Compare(request), output, out);
     } else if (compare_all_command->parsed()) {
       v1::CompareRequest request = BuildCompareRequest(compare);
-      Connection connection(address, timeout, credentials);
-      const std::string note = AddServerModes(connection, &request);
+      ServerPool pool(servers, timeout, credentials);
+      pool.CheckSameModel(request.model());
+      const std::string note = AddServerModes(pool.first(), &request);
       if (!note.empty()) err << "layerscope: note: " << note << "\n";
-      WriteCompareReport("compare-all", RunComparison(connection, request), output, out);
+      WriteCompareReport("compare-all", pool.Compare(request), output, out);
     } else if (submit_command->parsed()) {
       const v1::CompareRequest request = BuildCompareRequest(compare);
       if (request.modes_size() == 0) throw ClientError(kExitUsage, "submit: name at least one MODE or --mode-spec");

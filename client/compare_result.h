@@ -25,6 +25,8 @@ class CompareResult {
   CompareResult(v1::CompareSummary summary, std::vector<v1::MetricsRow> rows);
 
   const v1::CompareSummary& summary() const { return summary_; }
+  // Every row, in the order the server sent them.
+  const std::vector<v1::MetricsRow>& rows() const { return rows_; }
 
   // The rows of `mode` at `point`, by ascending layer.
   std::vector<const v1::MetricsRow*> Rows(const std::string& mode, const std::string& point) const;
