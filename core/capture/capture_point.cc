@@ -16,8 +16,7 @@ const std::vector<CapturePointInfo>& AllCapturePoints() {
       {CapturePoint::kSsmOutput, "ssm_output", "selective scan output after the D skip and SiLU(z) gating", true},
       {CapturePoint::kOutProjInput, "out_proj_input", "what out_proj receives, in the FP basis", false},
       {CapturePoint::kMixerOutput, "mixer_output", "out_proj output: the mixer's contribution to the residual", true},
-      {CapturePoint::kBlockOutput, "block_output", "residual stream after the layer (residual + mixer output)",
-       false},
+      {CapturePoint::kBlockOutput, "block_output", "residual stream after the layer (residual + mixer output)", false},
   };
   return kPoints;
 }

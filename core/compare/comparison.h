@@ -13,9 +13,9 @@
 namespace layerscope {
 
 struct CompareRequest {
-  ModeSpec reference;             // usually fp32
-  std::vector<ModeSpec> modes;    // compared against `reference`, in this order
-  std::vector<int> layers;        // indices into the model's layers, ascending, no duplicates
+  ModeSpec reference;           // usually fp32
+  std::vector<ModeSpec> modes;  // compared against `reference`, in this order
+  std::vector<int> layers;      // indices into the model's layers, ascending, no duplicates
   std::vector<CapturePoint> points;
   std::vector<std::vector<int32_t>> samples;  // every sample the same length
   int batch_size = 1;
@@ -30,9 +30,9 @@ struct MetricsRow {
 };
 
 struct CompareProgress {
-  int64_t steps_done = 0;   // forward passes (one batch of one mode, the reference counted as a mode)
+  int64_t steps_done = 0;  // forward passes (one batch of one mode, the reference counted as a mode)
   int64_t steps_total = 0;
-  std::string stage;        // e.g. "fp16 batch 3/10"
+  std::string stage;  // e.g. "fp16 batch 3/10"
 };
 
 class CompareObserver {

@@ -278,8 +278,10 @@ auto TranslateTorchErrors(Body&& body) -> decltype(body()) {
     std::string what = error.what_without_backtrace();
     what = what.substr(0, what.find('\n'));
     if (what.find("out of memory") != std::string::npos || what.find("not enough memory") != std::string::npos) {
-      throw Error(ErrorKind::kResourceExhausted, "the device ran out of memory (ask for fewer samples, a shorter "
-                                                 "seq_len, a smaller batch_size or fewer layers): " + what);
+      throw Error(ErrorKind::kResourceExhausted,
+                  "the device ran out of memory (ask for fewer samples, a shorter "
+                  "seq_len, a smaller batch_size or fewer layers): " +
+                      what);
     }
     throw Error(ErrorKind::kInternal, "LibTorch: " + what);
   }
@@ -371,7 +373,8 @@ void ResidentModel::CompareUnguarded(const CompareRequest& request, CompareObser
       for (auto& [key, tensor] : captures) {
         const at::Tensor& ref = reference[b].at(key);
         if (on_device) {
-          device_accumulators.try_emplace(key, ref.numel() / ref.size(0) * static_cast<int64_t>(n_samples), ref.device())
+          device_accumulators
+              .try_emplace(key, ref.numel() / ref.size(0) * static_cast<int64_t>(n_samples), ref.device())
               .first->second.Add(ref, tensor);
         } else {
           accumulators[key].Add(ref.data_ptr<float>(), tensor.data_ptr<float>(), static_cast<size_t>(ref.numel()));
@@ -385,8 +388,8 @@ void ResidentModel::CompareUnguarded(const CompareRequest& request, CompareObser
         row.mode = mode.name;
         row.layer = layer;
         row.point = point;
-        row.metrics = on_device ? device_accumulators.at({layer, point}).Finish()
-                                : accumulators.at({layer, point}).Finish();
+        row.metrics =
+            on_device ? device_accumulators.at({layer, point}).Finish() : accumulators.at({layer, point}).Finish();
         observer.OnRow(row);
       }
     }

@@ -14,9 +14,9 @@ std::vector<std::vector<int32_t>> ByteSamples(const std::string& text, int count
   }
   const size_t need = static_cast<size_t>(count) * static_cast<size_t>(seq_len);
   if (text.size() < need) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "the text holds " + std::to_string(text.size()) + " bytes, fewer than samples x seq_len = " +
-                    std::to_string(count) + " x " + std::to_string(seq_len) + " = " + std::to_string(need));
+    throw Error(ErrorKind::kInvalidArgument, "the text holds " + std::to_string(text.size()) +
+                                                 " bytes, fewer than samples x seq_len = " + std::to_string(count) +
+                                                 " x " + std::to_string(seq_len) + " = " + std::to_string(need));
   }
   std::vector<std::vector<int32_t>> samples(count, std::vector<int32_t>(seq_len));
   for (int s = 0; s < count; ++s) {

@@ -22,7 +22,7 @@ struct MambaConfig {
   int64_t d_inner = 0;     // expand * d_model unless given (transformers: intermediate_size)
   int64_t d_state = 16;
   int64_t d_conv = 4;
-  int64_t dt_rank = 0;     // "auto" = ceil(d_model / 16)
+  int64_t dt_rank = 0;  // "auto" = ceil(d_model / 16)
   double norm_eps = 1e-5;
   bool residual_in_fp32 = true;
   bool tie_embeddings = true;

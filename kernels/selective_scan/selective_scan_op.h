@@ -12,7 +12,6 @@ at::Tensor SelectiveScan(const at::Tensor& u, const at::Tensor& delta, const at:
 
 // The CPU reference on tensors of any device (copied to the CPU), for GPU tests: y on the CPU.
 at::Tensor SelectiveScanReference(const at::Tensor& u, const at::Tensor& delta, const at::Tensor& A,
-                                  const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& D,
-                                  const at::Tensor& z);
+                                  const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& D, const at::Tensor& z);
 
 }  // namespace layerscope

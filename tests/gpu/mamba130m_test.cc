@@ -22,9 +22,7 @@ struct Case {
 };
 
 // gtest prints parameters in test names and failures; without this it dumps their bytes.
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.device << " " << c.mode;
-}
+void PrintTo(const Case& c, std::ostream* os) { *os << c.device << " " << c.mode; }
 
 class Mamba130mVsTransformers : public ::testing::TestWithParam<Case> {};
 
@@ -43,8 +41,8 @@ TEST_P(Mamba130mVsTransformers, EveryLayerAndLogits) {
   double worst = 0;
   int worst_layer = -1;
   for (int i = 0; i < n_layer; ++i) {
-    const double err =
-        RelativeL2(got.tensors.at({i, CapturePoint::kBlockOutput}), reference.at("layers." + std::to_string(i) + ".block_output"));
+    const double err = RelativeL2(got.tensors.at({i, CapturePoint::kBlockOutput}),
+                                  reference.at("layers." + std::to_string(i) + ".block_output"));
     EXPECT_LE(err, c.tolerance) << "layer " << i;
     if (err > worst) worst = err, worst_layer = i;
   }

@@ -36,8 +36,8 @@ struct ScanCase {
     fill(C, bln, -1.5f, 1.5f);
     fill(D, s.channels, 0.2f, 1.8f);
     y.assign(ble, 0.0f);
-    args = SelectiveScanArgs{s.batch, s.seqlen, s.channels, s.state, u.data(), delta.data(), A.data(),
-                             B.data(),  C.data(), D.data(),     z.data(), nullptr};
+    args = SelectiveScanArgs{s.batch,  s.seqlen, s.channels, s.state,  u.data(), delta.data(),
+                             A.data(), B.data(), C.data(),   D.data(), z.data(), nullptr};
   }
 
   // The recurrence of MODES.md §1 step 6 in double precision, in the plainest order.

@@ -1,11 +1,12 @@
 // The selective scan's CPU reference against an independent fp64 recurrence written here, at odd sizes.
+#include "kernels/selective_scan/selective_scan.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 #include <vector>
 
-#include "kernels/selective_scan/selective_scan.h"
 #include "tests/kernels/scan_case.h"
 
 namespace layerscope {

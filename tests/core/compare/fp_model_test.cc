@@ -26,9 +26,7 @@ struct Case {
 };
 
 // gtest prints parameters in test names and failures; without this it dumps their bytes.
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.model_dir << " vs " << c.fixture << " in " << c.mode;
-}
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model_dir << " vs " << c.fixture << " in " << c.mode; }
 
 class FpModelVsTransformers : public ::testing::TestWithParam<Case> {};
 
@@ -54,18 +52,19 @@ TEST_P(FpModelVsTransformers, EveryLayerAndLogits) {
 }
 
 // fp32: the bound (1e-5). fp16: 1e-2. bf16 keeps 8 significant bits (3 fewer than fp16): 5e-2.
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, FpModelVsTransformers,
-    ::testing::Values(Case{"core/model/embedded", "embedded.safetensors", "fp32", 1e-5},
-                      Case{"core/model/embedded", "embedded.safetensors", "fp16", 1e-2},
-                      Case{"core/model/embedded", "embedded.safetensors", "bf16", 5e-2},
-                      Case{"tests/fixtures/hf/random-ss", "random.safetensors", "fp32", 1e-5},
-                      Case{"tests/fixtures/hf/random-ss", "random.safetensors", "fp16", 1e-2},
-                      Case{"tests/fixtures/hf/random-hf-sharded", "random.safetensors", "fp32", 1e-5}),
-    [](const auto& info) {
-      std::string name = std::string(info.param.fixture).substr(0, std::string(info.param.fixture).find('.'));
-      return name + "_" + info.param.mode + "_" + std::to_string(info.index);
-    });
+INSTANTIATE_TEST_SUITE_P(Fixtures, FpModelVsTransformers,
+                         ::testing::Values(Case{"core/model/embedded", "embedded.safetensors", "fp32", 1e-5},
+                                           Case{"core/model/embedded", "embedded.safetensors", "fp16", 1e-2},
+                                           Case{"core/model/embedded", "embedded.safetensors", "bf16", 5e-2},
+                                           Case{"tests/fixtures/hf/random-ss", "random.safetensors", "fp32", 1e-5},
+                                           Case{"tests/fixtures/hf/random-ss", "random.safetensors", "fp16", 1e-2},
+                                           Case{"tests/fixtures/hf/random-hf-sharded", "random.safetensors", "fp32",
+                                                1e-5}),
+                         [](const auto& info) {
+                           std::string name =
+                               std::string(info.param.fixture).substr(0, std::string(info.param.fixture).find('.'));
+                           return name + "_" + info.param.mode + "_" + std::to_string(info.index);
+                         });
 
 // On the CPU, fp16 means every stage output is an fp16 value (see core/model/mamba_model.h): converting each
 // capture to fp16 and back must change nothing.
