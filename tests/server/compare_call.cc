@@ -18,4 +18,14 @@ CompareOutcome RunCompare(v1::Layerscope::Stub& stub, const v1::CompareRequest& 
   return outcome;
 }
 
+v1::CompareRequest LongRequest() {
+  v1::CompareRequest request;
+  request.add_modes("fp16");
+  request.add_modes("bf16");
+  request.set_samples(64);
+  request.set_seq_len(256);
+  request.set_batch_size(1);
+  return request;
+}
+
 }  // namespace layerscope::server::testing

@@ -22,4 +22,8 @@ CompareOutcome RunCompare(v1::Layerscope::Stub& stub, const v1::CompareRequest& 
                           const std::function<void(const v1::CompareEvent&, grpc::ClientContext*)>& on_event = {},
                           std::chrono::seconds deadline = std::chrono::seconds(120));
 
+// A comparison long enough to be interrupted or caught running: 64 one-sample batches of 256 tokens for the
+// reference and each of fp16 and bf16, 192 forward passes.
+v1::CompareRequest LongRequest();
+
 }  // namespace layerscope::server::testing

@@ -22,6 +22,8 @@
 namespace layerscope::server {
 namespace {
 
+using testing::LongRequest;
+
 constexpr char kAliceToken[] = "ls_alice-token";
 constexpr char kBobToken[] = "ls_bob-token";
 constexpr char kRootToken[] = "ls_root-token";
@@ -41,17 +43,6 @@ v1::CompareRequest SmallRequest() {
   request.add_points("mixer_output");
   request.set_samples(2);
   request.set_seq_len(32);
-  return request;
-}
-
-// Long enough to be caught running: 192 forward passes of 256 tokens.
-v1::CompareRequest LongRequest() {
-  v1::CompareRequest request;
-  request.add_modes("fp16");
-  request.add_modes("bf16");
-  request.set_samples(64);
-  request.set_seq_len(256);
-  request.set_batch_size(1);
   return request;
 }
 

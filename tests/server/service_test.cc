@@ -22,6 +22,7 @@ namespace {
 
 using testing::BaseRequest;
 using testing::CompareOutcome;
+using testing::LongRequest;
 using testing::RunCompare;
 
 // Small calibration: quantized modes exist but loading stays quick.
@@ -30,18 +31,6 @@ std::vector<std::string> ServerFlags(std::vector<std::string> extra = {}) {
   for (const char* flag : {"--calibration-samples", "1", "--calibration-seq-len", "64"}) flags.push_back(flag);
   flags.insert(flags.end(), extra.begin(), extra.end());
   return flags;
-}
-
-// A comparison long enough to be interrupted: 64 one-sample batches of 256 tokens for the reference and each of
-// two modes, 192 steps.
-v1::CompareRequest LongRequest() {
-  v1::CompareRequest request;
-  request.add_modes("fp16");
-  request.add_modes("bf16");
-  request.set_samples(64);
-  request.set_seq_len(256);
-  request.set_batch_size(1);
-  return request;
 }
 
 std::vector<const v1::MetricsRow*> Rows(const CompareOutcome& outcome) {
