@@ -1,10 +1,12 @@
 #include "client/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "client/compare_options.h"
 #include "client/connection.h"
 #include "client/errors.h"
+#include "client/fail_if.h"
 #include "client/listings.h"
 #include "client/multi_server.h"
 
@@ -108,7 +111,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   app.fallthrough();
   app.footer(
       "Exit codes: 0 success; 1 failure; 2 bad command line or a request the server rejected; 3 server "
-      "unreachable or gone mid-call.");
+      "unreachable or gone mid-call; 4 --fail-if matched a row (client/FAIL_IF.md).");
 
   std::string server;
   Credentials credentials;
@@ -137,15 +140,21 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                  "tables with -");
 
   CompareOptions compare;
+  std::string fail_if;
+  const std::string fail_if_help =
+      "Exit with code 4 when EXPR holds for any row, e.g. 'corr<0.9999 and layer==last' (client/FAIL_IF.md)";
   CLI::App* compare_command = app.add_subcommand(
       "compare", "Compare modes with the reference: per-layer detail blocks and the layer summary, per mode and point");
   compare_command->alias("comparewithfp");
   compare_command->add_option("MODE", compare.modes, "Modes to compare (see 'modes')");
   AddCompareOptions(compare_command, &compare);
+  // Pointers, so that an empty EXPR is a parse error rather than no gate.
+  std::vector<CLI::Option*> fail_if_options = {compare_command->add_option("--fail-if", fail_if, fail_if_help)};
 
   CLI::App* compare_all_command = app.add_subcommand(
       "compare-all", "Compare every mode the server offers with the reference: the all-modes summary table per point");
   AddCompareOptions(compare_all_command, &compare);
+  fail_if_options.push_back(compare_all_command->add_option("--fail-if", fail_if, fail_if_help));
 
   CLI::App* modes_command = app.add_subcommand("modes", "List the modes and how to compose one with --mode-spec");
   CLI::App* models_command = app.add_subcommand("models", "List the models the server holds");
@@ -159,6 +168,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   CLI::App* watch_command =
       app.add_subcommand("watch", "Wait for a job and print its results as compare does (from its beginning)");
   watch_command->add_option("ID", job_id, "Job id (see 'jobs')")->required();
+  fail_if_options.push_back(watch_command->add_option("--fail-if", fail_if, fail_if_help));
   CLI::App* jobs_command = app.add_subcommand("jobs", "List your jobs (an admin: everyone's)");
   CLI::App* job_command = app.add_subcommand("job", "Show one job's state");
   job_command->add_option("ID", job_id, "Job id")->required();
@@ -187,6 +197,14 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (timeout_seconds > 0) timeout = std::chrono::milliseconds(std::llround(timeout_seconds * 1000));
   credentials.token = ResolveToken(credentials.token);
   try {
+    // Parsed before any call, so a typo costs no comparison.
+    std::unique_ptr<FailIf> gate;
+    if (std::any_of(fail_if_options.begin(), fail_if_options.end(), [](CLI::Option* o) { return o->count() > 0; })) {
+      std::string error;
+      gate = FailIf::Parse(fail_if, &error);
+      if (!gate) throw ClientError(kExitUsage, error);
+    }
+    std::optional<CompareResult> compared;
     const std::vector<std::string> servers = SplitServerList(ResolveServerAddress(server));
     const std::string& address = servers.front();
     if (servers.size() > 1 && !compare_command->parsed() && !compare_all_command->parsed()) {
@@ -197,14 +215,16 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       if (request.modes_size() == 0) throw ClientError(kExitUsage, "compare: name at least one MODE or --mode-spec");
       ServerPool pool(servers, timeout, credentials);
       pool.CheckSameModel(request.model());
-      WriteCompareReport("compare", pool.Compare(request), output, out);
+      compared = pool.Compare(request);
+      WriteCompareReport("compare", *compared, output, out);
     } else if (compare_all_command->parsed()) {
       v1::CompareRequest request = BuildCompareRequest(compare);
       ServerPool pool(servers, timeout, credentials);
       pool.CheckSameModel(request.model());
       const std::string note = AddServerModes(pool.first(), &request);
       if (!note.empty()) err << "layerscope: note: " << note << "\n";
-      WriteCompareReport("compare-all", pool.Compare(request), output, out);
+      compared = pool.Compare(request);
+      WriteCompareReport("compare-all", *compared, output, out);
     } else if (submit_command->parsed()) {
       const v1::CompareRequest request = BuildCompareRequest(compare);
       if (request.modes_size() == 0) throw ClientError(kExitUsage, "submit: name at least one MODE or --mode-spec");
@@ -215,7 +235,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       out << job.id() << "\n";
     } else if (watch_command->parsed()) {
       Connection connection(address, timeout, credentials);
-      WriteCompareReport("compare", WatchJob(connection, job_id), output, out);
+      compared = WatchJob(connection, job_id);
+      WriteCompareReport("compare", *compared, output, out);
     } else if (jobs_command->parsed()) {
       Connection connection(address, timeout, credentials);
       out << JobsTable(connection.ListJobs());
@@ -237,6 +258,13 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     }
     out.flush();
     if (!out) return ReportError(err, kExitFailure, "cannot write the report to stdout");
+    if (gate && compared) {
+      const std::vector<const v1::MetricsRow*> matches = gate->Matches(compared->rows());
+      if (!matches.empty()) {
+        err << FailIfReport(*gate, matches);
+        return kExitFailIf;
+      }
+    }
     return kExitOk;
   } catch (const ClientError& e) {
     return ReportError(err, e.code(), e.what());

@@ -14,6 +14,7 @@ enum ExitCode : int {
   kExitFailure = 1,      // any other failure (server error, deadline, I/O)
   kExitUsage = 2,        // bad command line, or a request the server rejected as invalid
   kExitUnreachable = 3,  // no server at the address, or the server went away mid-call
+  kExitFailIf = 4,       // the comparison ran, and --fail-if matched at least one of its rows
 };
 
 class ClientError : public std::runtime_error {
