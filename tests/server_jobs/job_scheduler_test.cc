@@ -10,6 +10,7 @@
 
 #include "core/util/error.h"
 #include "tests/server/test_dir.h"
+#include "tests/support/error_of.h"
 
 namespace layerscope::jobs {
 namespace {
@@ -92,18 +93,6 @@ Watched WatchToEnd(JobScheduler& scheduler, const std::string& id, int64_t from 
 
 NewJob Spec(const std::string& owner, const std::string& request, const std::string& key = "") {
   return NewJob{owner, request, key, 0};
-}
-
-template <typename F>
-ErrorKind KindOf(F f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message != nullptr) *message = e.what();
-    return e.kind();
-  }
-  ADD_FAILURE() << "no layerscope::Error thrown";
-  return ErrorKind::kInternal;
 }
 
 class JobSchedulerTest : public ::testing::Test {

@@ -13,6 +13,7 @@
 
 #include "core/util/error.h"
 #include "tests/server/test_dir.h"
+#include "tests/support/error_of.h"
 
 namespace layerscope::jobs {
 namespace {
@@ -36,18 +37,6 @@ std::string QueryRaw(const std::string& path, const std::string& sql) {
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return result;
-}
-
-template <typename F>
-ErrorKind KindOf(F f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message != nullptr) *message = e.what();
-    return e.kind();
-  }
-  ADD_FAILURE() << "no layerscope::Error thrown";
-  return ErrorKind::kInternal;
 }
 
 TEST(JobStoreTest, CreatesAVersionedWalFile) {

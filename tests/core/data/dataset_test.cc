@@ -6,7 +6,7 @@
 #include <set>
 
 #include "tests/core/data/dataset_files.h"
-#include "tests/core/data/error_of.h"
+#include "tests/support/error_of.h"
 
 namespace layerscope {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/core/data/dataset_files.h"
-#include "tests/core/data/error_of.h"
+#include "tests/support/error_of.h"
 
 namespace layerscope {
 namespace {

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "core/util/error.h"
-#include "tests/core/data/error_of.h"
+#include "tests/support/error_of.h"
 
 namespace layerscope {
 namespace {
