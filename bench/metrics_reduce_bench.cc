@@ -15,77 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "bench/cuda_timing.h"
 #include "kernels/metrics/metrics_reduce.h"
 
 namespace layerscope {
 namespace {
 
-void Check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
-}
-
 void* DeviceAlloc(size_t bytes) {
   void* p = nullptr;
-  Check(cudaMalloc(&p, bytes), "cudaMalloc");
+  CheckCuda(cudaMalloc(&p, bytes), "cudaMalloc");
   return p;
-}
-
-// Median over `repeats` of the time per call of `batch` back-to-back calls of `work(call index)`, timed with events
-// after `warmup` calls: the device's time per call, as when a job enqueues many reductions; the launch latency of a
-// lone call is measured separately.
-double MedianMs(int warmup, int repeats, int batch, const std::function<void(int)>& work) {
-  cudaEvent_t start, stop;
-  Check(cudaEventCreate(&start), "event");
-  Check(cudaEventCreate(&stop), "event");
-  int call = 0;
-  for (int i = 0; i < warmup; ++i) work(call++);
-  std::vector<float> ms(repeats);
-  for (int i = 0; i < repeats; ++i) {
-    Check(cudaEventRecord(start), "record");
-    for (int b = 0; b < batch; ++b) work(call++);
-    Check(cudaEventRecord(stop), "record");
-    Check(cudaEventSynchronize(stop), "sync");
-    Check(cudaEventElapsedTime(&ms[i], start, stop), "elapsed");
-    ms[i] /= batch;
-  }
-  Check(cudaGetLastError(), "kernels");
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::nth_element(ms.begin(), ms.begin() + repeats / 2, ms.end());
-  return ms[repeats / 2];
-}
-
-// The same, with the batch captured once in a CUDA graph and replayed: the device's time per call without the
-// host's launch gaps, which dominate when one call's work is a few tens of microseconds.
-double GraphMedianMs(int repeats, int batch, const std::function<void(int, cudaStream_t)>& work) {
-  cudaStream_t stream;
-  Check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  Check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
-  for (int b = 0; b < batch; ++b) work(b, stream);
-  Check(cudaStreamEndCapture(stream, &graph), "capture");
-  Check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
-  cudaEvent_t start, stop;
-  Check(cudaEventCreate(&start), "event");
-  Check(cudaEventCreate(&stop), "event");
-  for (int i = 0; i < 2; ++i) Check(cudaGraphLaunch(exec, stream), "replay");
-  std::vector<float> ms(repeats);
-  for (int i = 0; i < repeats; ++i) {
-    Check(cudaEventRecord(start, stream), "record");
-    Check(cudaGraphLaunch(exec, stream), "replay");
-    Check(cudaEventRecord(stop, stream), "record");
-    Check(cudaEventSynchronize(stop), "sync");
-    Check(cudaEventElapsedTime(&ms[i], start, stop), "elapsed");
-    ms[i] /= batch;
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  cudaStreamDestroy(stream);
-  std::nth_element(ms.begin(), ms.begin() + repeats / 2, ms.end());
-  return ms[repeats / 2];
 }
 
 // Random (reference, mode) pairs: r uniform in +-[0.001, 2), m = r (1 + 1e-3 e), e uniform in [-1, 1).
@@ -111,17 +50,17 @@ struct Row {
 int Run(int repeats) {
   int device = 0;
   cudaDeviceProp prop;
-  Check(cudaGetDevice(&device), "device");
-  Check(cudaGetDeviceProperties(&prop, device), "properties");
+  CheckCuda(cudaGetDevice(&device), "device");
+  CheckCuda(cudaGetDeviceProperties(&prop, device), "properties");
   std::printf("device: %s, %d SMs, L2 %d MiB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
 
   // The ceiling: a 1 GiB device-to-device copy; bytes read plus bytes written.
   const size_t copy_bytes = size_t{1} << 30;
   void* src = DeviceAlloc(copy_bytes);
   void* dst = DeviceAlloc(copy_bytes);
-  Check(cudaMemset(src, 0x5a, copy_bytes), "memset");
-  const double copy_ms = MedianMs(
-      3, repeats, 1, [&](int) { Check(cudaMemcpyAsync(dst, src, copy_bytes, cudaMemcpyDeviceToDevice), "copy"); });
+  CheckCuda(cudaMemset(src, 0x5a, copy_bytes), "memset");
+  const double copy_ms = MedianDeviceMs(
+      3, repeats, 1, [&](int) { CheckCuda(cudaMemcpyAsync(dst, src, copy_bytes, cudaMemcpyDeviceToDevice), "copy"); });
   const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e6);
   cudaFree(src);
   cudaFree(dst);
@@ -139,48 +78,48 @@ int Run(int repeats) {
       ref_d[s] = static_cast<float*>(DeviceAlloc(n * sizeof(float)));
       mode_d[s] = static_cast<float*>(DeviceAlloc(n * sizeof(float)));
       abs_d[s] = static_cast<float*>(DeviceAlloc(n * sizeof(float)));
-      Check(cudaMemcpy(ref_d[s], ref.data(), n * sizeof(float), cudaMemcpyHostToDevice), "upload");
-      Check(cudaMemcpy(mode_d[s], mode.data(), n * sizeof(float), cudaMemcpyHostToDevice), "upload");
+      CheckCuda(cudaMemcpy(ref_d[s], ref.data(), n * sizeof(float), cudaMemcpyHostToDevice), "upload");
+      CheckCuda(cudaMemcpy(mode_d[s], mode.data(), n * sizeof(float), cudaMemcpyHostToDevice), "upload");
     }
     rows.push_back({"reduce", n,
-                    MedianMs(3, repeats, 10,
-                             [&](int i) {
-                               const int s = i % sets;
-                               ReducePairsCuda(ref_d[s], mode_d[s], n, nullptr, workspace, result, nullptr);
-                             }),
+                    MedianDeviceMs(3, repeats, 10,
+                                   [&](int i) {
+                                     const int s = i % sets;
+                                     ReducePairsCuda(ref_d[s], mode_d[s], n, nullptr, workspace, result, nullptr);
+                                   }),
                     8.0 * n});
     rows.push_back({"reduce, graph", n,
-                    GraphMedianMs(repeats, 10,
-                                  [&](int i, cudaStream_t stream) {
-                                    const int s = i % sets;
-                                    ReducePairsCuda(ref_d[s], mode_d[s], n, nullptr, workspace, result, stream);
-                                  }),
+                    GraphMedianDeviceMs(repeats, 10,
+                                        [&](int i, cudaStream_t stream) {
+                                          const int s = i % sets;
+                                          ReducePairsCuda(ref_d[s], mode_d[s], n, nullptr, workspace, result, stream);
+                                        }),
                     8.0 * n});
     rows.push_back({"reduce + |d| out, graph", n,
-                    GraphMedianMs(repeats, 10,
-                                  [&](int i, cudaStream_t stream) {
-                                    const int s = i % sets;
-                                    ReducePairsCuda(ref_d[s], mode_d[s], n, abs_d[s], workspace, result, stream);
-                                  }),
+                    GraphMedianDeviceMs(repeats, 10,
+                                        [&](int i, cudaStream_t stream) {
+                                          const int s = i % sets;
+                                          ReducePairsCuda(ref_d[s], mode_d[s], n, abs_d[s], workspace, result, stream);
+                                        }),
                     12.0 * n});
     rows.push_back({"reduce + |d| out", n,
-                    MedianMs(3, repeats, 10,
-                             [&](int i) {
-                               const int s = i % sets;
-                               ReducePairsCuda(ref_d[s], mode_d[s], n, abs_d[s], workspace, result, nullptr);
-                             }),
+                    MedianDeviceMs(3, repeats, 10,
+                                   [&](int i) {
+                                     const int s = i % sets;
+                                     ReducePairsCuda(ref_d[s], mode_d[s], n, abs_d[s], workspace, result, nullptr);
+                                   }),
                     12.0 * n});
     // What a lone call waits for: launches, kernels and the result's copy to the host, on the host's clock.
     {
       PairMoments host;
       ReducePairsCuda(ref_d[0], mode_d[0], n, nullptr, workspace, result, nullptr);
-      Check(cudaMemcpy(&host, result, sizeof host, cudaMemcpyDeviceToHost), "result");
+      CheckCuda(cudaMemcpy(&host, result, sizeof host, cudaMemcpyDeviceToHost), "result");
       if (host.count != n) throw std::runtime_error("reduction counted " + std::to_string(host.count));
       std::vector<double> ms(repeats);
       for (int i = 0; i < repeats; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         ReducePairsCuda(ref_d[i % sets], mode_d[i % sets], n, nullptr, workspace, result, nullptr);
-        Check(cudaMemcpy(&host, result, sizeof host, cudaMemcpyDeviceToHost), "result");
+        CheckCuda(cudaMemcpy(&host, result, sizeof host, cudaMemcpyDeviceToHost), "result");
         ms[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       }
       std::nth_element(ms.begin(), ms.begin() + repeats / 2, ms.end());
@@ -193,18 +132,18 @@ int Run(int repeats) {
       ranks.push_back(r.lower), ranks.push_back(r.upper);
     }
     rows.push_back({"select 8 ranks", n,
-                    MedianMs(3, repeats, 10,
-                             [&](int i) {
-                               AbsDiffOrderStatisticsCuda(abs_d[i % sets], n, ranks.data(), int(ranks.size()), selected,
-                                                          workspace, nullptr);
-                             }),
+                    MedianDeviceMs(3, repeats, 10,
+                                   [&](int i) {
+                                     AbsDiffOrderStatisticsCuda(abs_d[i % sets], n, ranks.data(), int(ranks.size()),
+                                                                selected, workspace, nullptr);
+                                   }),
                     4.0 * 4 * n});
     rows.push_back({"select 8 ranks, graph", n,
-                    GraphMedianMs(repeats, 10,
-                                  [&](int i, cudaStream_t stream) {
-                                    AbsDiffOrderStatisticsCuda(abs_d[i % sets], n, ranks.data(), int(ranks.size()),
-                                                               selected, workspace, stream);
-                                  }),
+                    GraphMedianDeviceMs(repeats, 10,
+                                        [&](int i, cudaStream_t stream) {
+                                          AbsDiffOrderStatisticsCuda(abs_d[i % sets], n, ranks.data(),
+                                                                     int(ranks.size()), selected, workspace, stream);
+                                        }),
                     4.0 * 4 * n});
     for (int s = 0; s < sets; ++s) cudaFree(ref_d[s]), cudaFree(mode_d[s]), cudaFree(abs_d[s]);
   }

@@ -1,23 +1,33 @@
 #include "client/cli.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "client/breakdown.h"
 #include "client/commands.h"
 #include "client/compare_options.h"
 #include "client/connection.h"
+#include "client/effect.h"
 #include "client/errors.h"
 #include "client/fail_if.h"
 #include "client/listings.h"
+#include "client/localize.h"
 #include "client/multi_server.h"
+#include "client/offline.h"
+#include "client/relations.h"
+#include "client/report/report_command.h"
+#include "client/save.h"
 
 namespace layerscope::client {
 namespace {
@@ -111,7 +121,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   app.fallthrough();
   app.footer(
       "Exit codes: 0 success; 1 failure; 2 bad command line or a request the server rejected; 3 server "
-      "unreachable or gone mid-call; 4 --fail-if matched a row (client/FAIL_IF.md).");
+      "unreachable or gone mid-call; 4 --fail-if matched a row (client/FAIL_IF.md), or a relation failed.");
 
   std::string server;
   Credentials credentials;
@@ -148,6 +158,11 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   compare_command->alias("comparewithfp");
   compare_command->add_option("MODE", compare.modes, "Modes to compare (see 'modes')");
   AddCompareOptions(compare_command, &compare);
+  std::string offline_dir;
+  CLI::Option* offline = compare_command->add_option(
+      "--offline", offline_dir,
+      "Compare the arrays 'save' wrote into DIR instead of asking a server (with --reference, MODE..., --layers, "
+      "--points)");
   // Pointers, so that an empty EXPR is a parse error rather than no gate.
   std::vector<CLI::Option*> fail_if_options = {compare_command->add_option("--fail-if", fail_if, fail_if_help)};
 
@@ -155,6 +170,83 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       "compare-all", "Compare every mode the server offers with the reference: the all-modes summary table per point");
   AddCompareOptions(compare_all_command, &compare);
   fail_if_options.push_back(compare_all_command->add_option("--fail-if", fail_if, fail_if_help));
+
+  CLI::App* report_command = app.add_subcommand(
+      "report",
+      "Write one self-contained HTML report of a comparison: summary tables, layers x modes heatmaps, |d| "
+      "histograms, per-channel errors, error localization and the model-level effect");
+  report_command->add_option("MODE", compare.modes, "Modes to compare (default: every mode the server offers)");
+  AddCompareOptions(report_command, &compare);
+  report::ReportOptions report_options;
+  std::string detail_layers = "-1";
+  report_command->add_option("--html", report_options.html_path, "HTML file to write")->required();
+  report_command->add_option("--detail-layers", detail_layers,
+                             "Layers whose captures get |d| histograms and per-channel plots, as --layers takes them "
+                             "(default: -1, the last)");
+  report_command
+      ->add_option("--detail-points", report_options.detail_points,
+                   "Capture points of those, comma-separated (default: every compared point)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+
+  CLI::App* save_command = app.add_subcommand(
+      "save",
+      "Capture on the server and download the arrays as .npy files with the seed's stats files (client/save.h)");
+  save_command->add_option("MODE", compare.modes, "Modes or groups to save: fp_only, quant_only, essential, all")
+      ->required();
+  AddCompareOptions(save_command, &compare);
+  SaveOptions save;
+  save_command->add_option("--out", save.out_dir, "Folder to write layer_outputs/ and the stats files into")
+      ->required();
+  save_command->add_flag("--yes", save.yes, "Download without asking, whatever the size");
+  save_command
+      ->add_option("--confirm-above", save.confirm_above_mib,
+                   "Ask before downloading more than this many MiB (refused without a terminal unless --yes)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+
+  CLI::App* localize_command = app.add_subcommand(
+      "localize",
+      "Where each layer's error is born and where it grows: every quantized stage run alone on the reference's "
+      "input, next to its error in the mode's full run (relative MSE)");
+  localize_command
+      ->add_option("--mode", compare.modes, "Quantized mode(s) to localize, comma-separated (or --mode-spec)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  AddCompareOptions(localize_command, &compare);
+
+  CLI::App* breakdown_command = app.add_subcommand(
+      "breakdown",
+      "Where a mode's error lies at each chosen layer and point: the worst samples, token positions and channels "
+      "by MSE and the |d| percentiles; --json/--out hold every array");
+  breakdown_command->add_option("--mode", compare.modes, "Mode(s) to break down, comma-separated")
+      ->required()
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  AddCompareOptions(breakdown_command, &compare);
+  int top_k = 10;
+  breakdown_command->add_option("--top-k", top_k, "Outlier channels, samples and positions to print")
+      ->capture_default_str()
+      ->check(kAtLeastOne);
+  std::string breakdown_out;
+  breakdown_command->add_option(
+      "--out", breakdown_out,
+      "Write the full arrays as JSON to FILE (as --json FILE) and each profile as .npy next to it");
+
+  CLI::App* effect_command = app.add_subcommand(
+      "effect",
+      "What each mode costs at the model's output: KL divergence from the reference's next-token distribution, "
+      "top-1 agreement and perplexity, next to the mode's relative MSE at the last layer's output");
+  effect_command->add_option(
+      "MODE", compare.modes,
+      "Modes (default, when neither MODE nor --mode-spec is given: every mode the server offers)");
+  AddCompareOptions(effect_command, &compare);
+
+  CLI::App* relations_command = app.add_subcommand(
+      "relations",
+      "Check the research's expected relationships between modes (MODES.md section 3), each PASS or FAIL; exit "
+      "code 4 when one fails");
+  AddCompareOptions(relations_command, &compare);
 
   CLI::App* modes_command = app.add_subcommand("modes", "List the modes and how to compose one with --mode-spec");
   CLI::App* models_command = app.add_subcommand("models", "List the models the server holds");
@@ -205,12 +297,29 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       if (!gate) throw ClientError(kExitUsage, error);
     }
     std::optional<CompareResult> compared;
+    bool relations_failed = false;
     const std::vector<std::string> servers = SplitServerList(ResolveServerAddress(server));
     const std::string& address = servers.front();
     if (servers.size() > 1 && !compare_command->parsed() && !compare_all_command->parsed()) {
       throw ClientError(kExitUsage, "--server: several servers are for compare, comparewithfp and compare-all only");
     }
-    if (compare_command->parsed()) {
+    if (compare_command->parsed() && offline->count() > 0) {
+      for (const char* online : {"--model", "--samples", "--seq-len", "--batch-size", "--mode-spec", "--text-file",
+                                 "--tokens-file", "--data-file", "--data"}) {
+        if (compare_command->get_option(online)->count() > 0) {
+          throw ClientError(kExitUsage, std::string("compare --offline: ") + online +
+                                            " does not apply: the saved arrays are compared as they are");
+        }
+      }
+      OfflineCompareOptions options;
+      options.dir = offline_dir;
+      options.reference = compare.reference;
+      options.modes = compare.modes;
+      options.layers = compare.layers;
+      options.points = compare.points;
+      compared = CompareOffline(options);
+      WriteCompareReport("compare", *compared, output, out);
+    } else if (compare_command->parsed()) {
       const v1::CompareRequest request = BuildCompareRequest(compare);
       if (request.modes_size() == 0) throw ClientError(kExitUsage, "compare: name at least one MODE or --mode-spec");
       ServerPool pool(servers, timeout, credentials);
@@ -225,6 +334,11 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       if (!note.empty()) err << "layerscope: note: " << note << "\n";
       compared = pool.Compare(request);
       WriteCompareReport("compare-all", *compared, output, out);
+    } else if (report_command->parsed()) {
+      report_options.detail_layers = report::ParseDetailLayers(detail_layers);
+      const v1::CompareRequest request = BuildCompareRequest(compare);
+      Connection connection(address, timeout, credentials);
+      report::RunReport(connection, request, compare.modes.empty(), report_options, out, err);
     } else if (submit_command->parsed()) {
       const v1::CompareRequest request = BuildCompareRequest(compare);
       if (request.modes_size() == 0) throw ClientError(kExitUsage, "submit: name at least one MODE or --mode-spec");
@@ -233,6 +347,13 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       if (!job.cached_from().empty())
         err << "layerscope: note: answered from the result of job " << job.cached_from() << "\n";
       out << job.id() << "\n";
+    } else if (save_command->parsed()) {
+      if (save_command->get_option("--reference")->count() > 0) {
+        throw ClientError(kExitUsage, "save: --reference does not apply: save downloads the modes it names");
+      }
+      Connection connection(address, timeout, credentials);
+      RunSave(connection, SaveRequestFrom(BuildCompareRequest(compare)), save, std::cin, isatty(STDIN_FILENO) == 1, out,
+              err);
     } else if (watch_command->parsed()) {
       Connection connection(address, timeout, credentials);
       compared = WatchJob(connection, job_id);
@@ -246,6 +367,63 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     } else if (cancel_command->parsed()) {
       Connection connection(address, timeout, credentials);
       out << JobDetails(connection.CancelJob(job_id));
+    } else if (breakdown_command->parsed()) {
+      if (!breakdown_out.empty()) {
+        if (!output.json_path.empty()) throw ClientError(kExitUsage, "breakdown: give --out or --json, not both");
+        output.json_path = breakdown_out;
+      }
+      v1::BreakdownRequest request;
+      *request.mutable_comparison() = BuildCompareRequest(compare);
+      request.set_top_k(top_k);
+      Connection connection(address, timeout, credentials);
+      const v1::BreakdownResponse response = connection.Breakdown(request);
+      Emit(BreakdownText(response, top_k), BreakdownJson(response), output, out);
+      if (!breakdown_out.empty()) {
+        for (const std::string& path : WriteBreakdownNpy(response, breakdown_out))
+          err << "layerscope: wrote " << path << "\n";
+      }
+    } else if (effect_command->parsed()) {
+      for (const char* unused : {"--layers", "--points"}) {
+        if (effect_command->get_option(unused)->count() > 0) {
+          throw ClientError(kExitUsage, std::string("effect: ") + unused +
+                                            " does not apply: the model-level effect compares the logits");
+        }
+      }
+      v1::ModelEffectRequest request;
+      *request.mutable_comparison() = BuildCompareRequest(compare);
+      Connection connection(address, timeout, credentials);
+      if (request.comparison().modes_size() == 0) {
+        const std::string note = AddServerModes(connection, request.mutable_comparison());
+        if (!note.empty()) err << "layerscope: note: " << note << "\n";
+      }
+      const v1::ModelEffectResponse response = connection.ModelEffect(request);
+      // The layer error the effect is the cost of: each mode at the last layer's output.
+      v1::CompareRequest layer_request = request.comparison();
+      layer_request.add_layers(-1);
+      layer_request.add_points("block_output");
+      const CompareResult layer_errors = RunComparison(connection, layer_request);
+      Emit(EffectText(response, layer_errors), EffectJson(response, layer_errors), output, out);
+    } else if (localize_command->parsed()) {
+      v1::LocalizeRequest request;
+      *request.mutable_comparison() = BuildCompareRequest(compare);
+      if (request.comparison().modes_size() == 0) {
+        throw ClientError(kExitUsage, "localize: name at least one --mode or --mode-spec");
+      }
+      Connection connection(address, timeout, credentials);
+      const v1::LocalizeResponse response = connection.Localize(request);
+      Emit(LocalizeText(response), LocalizeJson(response), output, out);
+    } else if (relations_command->parsed()) {
+      for (const char* fixed : {"--reference", "--points", "--mode-spec"}) {
+        if (relations_command->get_option(fixed)->count() > 0) {
+          throw ClientError(kExitUsage, std::string("relations: ") + fixed +
+                                            " does not apply: the table of relationships fixes the modes and points");
+        }
+      }
+      Connection connection(address, timeout, credentials);
+      const RelationsReport report = CheckRelations(connection, BuildCompareRequest(compare));
+      Emit(RelationsText(report), RelationsJson(report), output, out);
+      relations_failed =
+          std::any_of(report.results.begin(), report.results.end(), [](const RelationResult& r) { return !r.pass; });
     } else if (modes_command->parsed()) {
       Connection connection(address, timeout, credentials);
       WriteModes(connection, output, out);
@@ -258,6 +436,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     }
     out.flush();
     if (!out) return ReportError(err, kExitFailure, "cannot write the report to stdout");
+    if (relations_failed) return kExitFailIf;
     if (gate && compared) {
       const std::vector<const v1::MetricsRow*> matches = gate->Matches(compared->rows());
       if (!matches.empty()) {

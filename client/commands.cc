@@ -21,6 +21,8 @@ std::string JsonText(const nlohmann::ordered_json& json) {
   return json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
+}  // namespace
+
 void Emit(const std::string& text, const nlohmann::ordered_json& json, const OutputOptions& output, std::ostream& out) {
   if (output.json_path == "-") {
     out << JsonText(json);
@@ -34,8 +36,6 @@ void Emit(const std::string& text, const nlohmann::ordered_json& json, const Out
   }
   out << text;
 }
-
-}  // namespace
 
 CompareResult RunComparison(Connection& connection, const v1::CompareRequest& request) {
   ProgressBar progress(stderr, isatty(fileno(stderr)) == 1);

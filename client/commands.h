@@ -4,6 +4,7 @@
 // Everything here throws ClientError; the CLI turns it into the error line and the exit code.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 
@@ -18,6 +19,9 @@ namespace layerscope::client {
 struct OutputOptions {
   std::string json_path;
 };
+
+// Writes `text` to `out` and `json` where `output` says (see OutputOptions).
+void Emit(const std::string& text, const nlohmann::ordered_json& json, const OutputOptions& output, std::ostream& out);
 
 // Runs `request`, with a progress bar on stderr when stderr is a terminal.
 CompareResult RunComparison(Connection& connection, const v1::CompareRequest& request);

@@ -33,6 +33,15 @@ std::string ModelLine(const v1::CompareSummary& summary) {
                 summary.samples(), summary.seq_len());
 }
 
+// "Server time: 1.234 s (forward fp32 0.100 s, ..., metrics 0.500 s)": where the server's time went.
+std::string ServerTimeLine(const v1::CompareSummary& summary) {
+  std::string stages;
+  for (const v1::StageTime& t : summary.stages()) {
+    stages += Format("%s%s %.3f s", stages.empty() ? "" : ", ", t.stage().c_str(), t.seconds());
+  }
+  return Format("Server time: %.3f s", summary.server_seconds()) + (stages.empty() ? "" : " (" + stages + ")") + "\n";
+}
+
 std::string CorrelationCell(const std::optional<double>& correlation) {
   return correlation ? Format("%.6f", *correlation) : std::string("undefined");
 }
@@ -156,7 +165,7 @@ std::string CompareReport(const CompareResult& result) {
       out += "\n" + Ruler('=', kDetailWidth) + "\n";
     }
   }
-  return out;
+  return out + ServerTimeLine(summary);
 }
 
 std::string AllModesReport(const CompareResult& result) {
@@ -216,7 +225,7 @@ std::string AllModesReport(const CompareResult& result) {
       out += Format("\nBest mode (lowest last layer MSE): %s (%.6e)\n", best_mode->c_str(), best_mse);
     }
   }
-  return out + "\n";
+  return out + "\n" + ServerTimeLine(summary);
 }
 
 }  // namespace layerscope::client

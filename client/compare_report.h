@@ -21,12 +21,13 @@ std::string LayerDetailBlock(const v1::MetricsRow& row, const std::string& refer
 std::string LayerSummary(const std::vector<const v1::MetricsRow*>& rows);
 
 // The `compare` report: for each mode and capture point, a header naming both, one detail block per layer and
-// the layer summary.
+// the layer summary; then the server's time and its stages on one line (as under the all-modes report).
 std::string CompareReport(const CompareResult& result);
 
 // The `compare-all` report: per capture point, `SUMMARY TABLE - All Modes vs REF` (Mode, Layer 0 MSE, Layer 0 MAE,
 // Last Layer MSE, Last Layer MAE, Avg Corr; "Layer 0" and "Last Layer" are the first and last layers compared,
-// named under the title), the rating words of the same values and the mode with the lowest last-layer MSE.
+// named under the title), the rating words of the same values and the mode with the lowest last-layer MSE; then
+// `Server time: T s (STAGE T s, ...)`, the summary's server_seconds and stages.
 std::string AllModesReport(const CompareResult& result);
 
 }  // namespace layerscope::client

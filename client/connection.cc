@@ -52,6 +52,8 @@ Connection::Connection(const std::string& address, std::optional<std::chrono::mi
     : address_(address), token_(credentials.token), call_timeout_(call_timeout) {
   channel_ = grpc::CreateChannel(address_, ChannelCredentials(credentials));
   stub_ = v1::Layerscope::NewStub(channel_);
+  captures_stub_ = v1::Captures::NewStub(channel_);
+  analysis_stub_ = v1::Analysis::NewStub(channel_);
 
   // gRPC would keep retrying a refused connection with backoff until each call's deadline; watching the channel
   // state instead answers at the first failed attempt, and the deadline bounds an address that never answers.
@@ -192,6 +194,58 @@ v1::Job Connection::CancelJob(const std::string& id) {
   const grpc::Status status = stub_->CancelJob(&context, request, &job);
   if (!status.ok()) throw CallError("cancel", status);
   return job;
+}
+
+v1::BreakdownResponse Connection::Breakdown(const v1::BreakdownRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::BreakdownResponse response;
+  const grpc::Status status = analysis_stub_->Breakdown(&context, request, &response);
+  if (!status.ok()) throw CallError("breakdown", status);
+  return response;
+}
+
+v1::ModelEffectResponse Connection::ModelEffect(const v1::ModelEffectRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::ModelEffectResponse response;
+  const grpc::Status status = analysis_stub_->ModelEffect(&context, request, &response);
+  if (!status.ok()) throw CallError("effect", status);
+  return response;
+}
+
+v1::LocalizeResponse Connection::Localize(const v1::LocalizeRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::LocalizeResponse response;
+  const grpc::Status status = analysis_stub_->Localize(&context, request, &response);
+  if (!status.ok()) throw CallError("localize", status);
+  return response;
+}
+
+v1::SavePlan Connection::PlanSave(const v1::SaveRequest& request) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::SavePlan plan;
+  const grpc::Status status = captures_stub_->Plan(&context, request, &plan);
+  if (!status.ok()) throw CallError("save", status);
+  return plan;
+}
+
+void Connection::Save(const v1::SaveRequest& request, const std::function<void(const v1::SaveChunk&)>& on_chunk) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  std::unique_ptr<grpc::ClientReader<v1::SaveChunk>> reader = captures_stub_->Save(&context, request);
+  v1::SaveChunk chunk;
+  try {
+    while (reader->Read(&chunk)) on_chunk(chunk);
+  } catch (...) {
+    context.TryCancel();
+    reader->Finish();
+    throw;
+  }
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) throw CallError("save", status);
 }
 
 }  // namespace layerscope::client

@@ -13,6 +13,8 @@
 
 #include "client/compare_result.h"
 #include "client/errors.h"
+#include "layerscope/v1/analysis.grpc.pb.h"
+#include "layerscope/v1/captures.grpc.pb.h"
 #include "layerscope/v1/layerscope.grpc.pb.h"
 
 namespace layerscope::client {
@@ -58,6 +60,16 @@ class Connection {
   v1::ListJobsResponse ListJobs();
   v1::Job CancelJob(const std::string& id);
 
+  // Saves (captures.proto): what a save would send, and the save itself, each chunk handed to `on_chunk` as it
+  // arrives (an exception from it cancels the call and propagates). Returns once the stream ended OK.
+  v1::SavePlan PlanSave(const v1::SaveRequest& request);
+  void Save(const v1::SaveRequest& request, const std::function<void(const v1::SaveChunk&)>& on_chunk);
+
+  // Analysis (analysis.proto).
+  v1::BreakdownResponse Breakdown(const v1::BreakdownRequest& request);
+  v1::ModelEffectResponse ModelEffect(const v1::ModelEffectRequest& request);
+  v1::LocalizeResponse Localize(const v1::LocalizeRequest& request);
+
  private:
   void PrepareContext(grpc::ClientContext* context) const;
   // StatusError, except that a deadline this client set is named as --timeout with its value.
@@ -72,6 +84,8 @@ class Connection {
   std::optional<std::chrono::milliseconds> call_timeout_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Layerscope::Stub> stub_;
+  std::unique_ptr<v1::Captures::Stub> captures_stub_;
+  std::unique_ptr<v1::Analysis::Stub> analysis_stub_;
 };
 
 }  // namespace layerscope::client

@@ -75,16 +75,19 @@ Json RatingsJson(double mse, const std::optional<double>& correlation, double re
               {"relative_mae", RateRelativeMae(relative_mae)}};
 }
 
+}  // namespace
+
 Json SummaryJson(const v1::CompareSummary& s) {
   NullableObject o;
   o.Put("model", s.model()).Put("reference_mode", s.reference_mode()).Put("modes", Strings(s.modes()));
   o.Put("layers", std::vector<int>(s.layers().begin(), s.layers().end())).Put("points", Strings(s.points()));
   o.Put("samples", s.samples()).Put("seq_len", s.seq_len()).Put("batch_size", s.batch_size());
   o.Put("device", s.device()).Number("server_seconds", s.server_seconds()).Put("rows", s.rows());
+  Json stages = Json::array();
+  for (const v1::StageTime& t : s.stages()) stages.push_back(Json{{"stage", t.stage()}, {"seconds", t.seconds()}});
+  o.Put("stages", std::move(stages));
   return o.Finish();
 }
-
-}  // namespace
 
 Json CompareJson(const std::string& command, const CompareResult& result) {
   const v1::CompareSummary& summary = result.summary();

@@ -16,6 +16,8 @@ inline constexpr int kJsonSchemaVersion = 1;
 
 // `command` is "compare" or "compare-all".
 nlohmann::ordered_json CompareJson(const std::string& command, const CompareResult& result);
+// The `summary` object of a comparison (also in the `relations` document).
+nlohmann::ordered_json SummaryJson(const v1::CompareSummary& summary);
 nlohmann::ordered_json ModesJson(const v1::ListModesResponse& modes);
 nlohmann::ordered_json ModelsJson(const v1::ListModelsResponse& models);
 nlohmann::ordered_json PointsJson(const v1::ListCapturePointsResponse& points);

@@ -42,12 +42,13 @@ std::string SharedFields(v1::CompareSummary summary) {
   summary.clear_rows();
   summary.clear_device();
   summary.clear_server_seconds();
+  summary.clear_stages();
   return summary.SerializeAsString();
 }
 
 // The summary a single server would have sent: the parts' shared fields, the modes back in request order (dealt
-// round-robin), rows summed, the wall time of the slowest server (they ran at once), and the distinct devices in
-// server order, joined by ','.
+// round-robin), rows summed, the wall time of the slowest server (they ran at once), each stage's time summed over
+// the servers (in the order stages first appear), and the distinct devices in server order, joined by ','.
 v1::CompareSummary MergeSummaries(const std::vector<v1::CompareSummary>& parts, int modes) {
   v1::CompareSummary merged = parts.front();
   merged.clear_modes();
@@ -55,9 +56,19 @@ v1::CompareSummary MergeSummaries(const std::vector<v1::CompareSummary>& parts, 
   std::vector<std::string> devices;
   int64_t rows = 0;
   double seconds = 0;
+  merged.clear_stages();
   for (const v1::CompareSummary& part : parts) {
     rows += part.rows();
     seconds = std::max(seconds, part.server_seconds());
+    for (const v1::StageTime& stage : part.stages()) {
+      auto same = std::find_if(merged.mutable_stages()->begin(), merged.mutable_stages()->end(),
+                               [&](const v1::StageTime& t) { return t.stage() == stage.stage(); });
+      if (same == merged.mutable_stages()->end()) {
+        *merged.add_stages() = stage;
+      } else {
+        same->set_seconds(same->seconds() + stage.seconds());
+      }
+    }
     if (std::find(devices.begin(), devices.end(), part.device()) == devices.end()) devices.push_back(part.device());
   }
   std::string device;

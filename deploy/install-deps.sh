@@ -10,6 +10,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libpcre2-dev libicu-dev zlib1g-dev
   shellcheck yamllint python3-yaml systemd
+  chromium  # renders the HTML report in the report_e2e_test (headless)
+  clang-14 libclang-rt-14-dev  # libFuzzer and the sanitizers, for tests/fuzz
+  python3-numpy  # the e2e tests read saved .npy files and JSON arrays back with numpy
 )
 
 missing=()

@@ -29,14 +29,20 @@
 #include "core/util/log.h"
 #include "server/auth/token_store.h"
 #include "server/config/server_config.h"
+#include "server/jobs/device_slots.h"
 #include "server/jobs/job_scheduler.h"
 #include "server/jobs/job_store.h"
+#include "server/metrics/device_memory_metrics.h"
 #include "server/metrics/metrics_endpoint.h"
+#include "server/metrics/rpc_metrics.h"
+#include "server/service/analysis_service.h"
 #include "server/service/authenticator.h"
+#include "server/service/capture_service.h"
 #include "server/service/compare_job_runner.h"
 #include "server/service/layerscope_service.h"
 #include "server/service/model_entry.h"
 #include "server/service/model_registry.h"
+#include "server/service/model_slots.h"
 
 namespace layerscope::server {
 namespace {
@@ -91,7 +97,10 @@ std::string LoadSettings(const ServerConfig& config) {
          " seq_len=" + std::to_string(q.calibration_seq_len) + " alpha=" + std::to_string(q.percentile_alpha) +
          " weight_arithmetic=" + q.weight_arithmetic + " calibration_text=" + q.calibration_text +
          " calibration_data=" + q.calibration_data + " calibration_layout=" + q.calibration_layout +
-         " tokenizer=" + config.tokenizer;
+         " tokenizer=" + config.tokenizer +
+         // The memory budget decides which percentiles are exact and which are histogram estimates.
+         " compare_device_bytes=" + std::to_string(config.compare_memory.device_bytes) +
+         " compare_host_bytes=" + std::to_string(config.compare_memory.host_bytes);
 }
 
 bool IsLoopback(const std::string& listen) {
@@ -175,8 +184,11 @@ int Run(int argc, char** argv) {
     const int code = app.exit(error);
     return code == 0 ? 0 : kExitUsage;
   }
-  if (!ResidentModel::DeviceAvailable(config.device)) {
-    std::cerr << "layerscoped: --device " << config.device << ": not available in this build or on this machine\n";
+  std::vector<std::string> devices;
+  try {
+    devices = ResidentModel::ExpandDevices(config.device);
+  } catch (const Error& error) {
+    std::cerr << "layerscoped: --device " << config.device << ": " << error.what() << "\n";
     return kExitUsage;
   }
   const std::unique_ptr<Authenticator> authenticator = MakeAuthenticator(config);
@@ -212,15 +224,24 @@ int Run(int argc, char** argv) {
   LogRecovery(recovery);
 
   ModelRegistry models;
-  CompareJobRunner runner(config.limits, data_root, &models);
+  // Every device runs at most max_concurrent pieces of work: comparison jobs' shares, saves and analyses.
+  jobs::DeviceSlots device_slots(static_cast<int>(devices.size()), config.limits.max_concurrent);
+  CompareJobRunner runner(config.limits, data_root, &models, &device_slots);
+  // max_concurrent jobs per device: a job spreads its modes over every device with a free slot (device_slots bound
+  // each device to max_concurrent shares), so N devices x max_concurrent workers keep every device busy, also with
+  // jobs of one mode each.
   jobs::SchedulerOptions scheduler_options;
-  scheduler_options.devices = 1;  // the one resident model
+  scheduler_options.devices = static_cast<int>(devices.size());
   scheduler_options.workers_per_device = config.limits.max_concurrent;
   scheduler_options.max_jobs_per_user = config.limits.max_jobs_per_user;
   scheduler_options.log = [](const std::string& message) { spdlog::warn("jobs: {}", message); };
   jobs::JobScheduler scheduler(store.get(), &runner, scheduler_options);
-  LayerscopeService service(config.limits, data_root, &models, store.get(), &scheduler, authenticator.get(),
-                            LoadSettings(config));
+  ModelSlots model_slots(config.limits, &device_slots, &scheduler);
+  RpcMetrics rpc_metrics;
+  LayerscopeService service(config.limits, data_root, &models, store.get(), &scheduler, &model_slots, &rpc_metrics,
+                            authenticator.get(), LoadSettings(config));
+  CaptureService captures(config.limits, data_root, &models, &model_slots, &rpc_metrics, authenticator.get());
+  AnalysisService analysis(config.limits, data_root, &models, &model_slots, &rpc_metrics, authenticator.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -230,6 +251,8 @@ int Run(int argc, char** argv) {
   // Two servers must not share a port silently (gRPC sets SO_REUSEPORT by default).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&service);
+  builder.RegisterService(&captures);
+  builder.RegisterService(&analysis);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {}", config.listen);
@@ -242,7 +265,8 @@ int Run(int argc, char** argv) {
   std::unique_ptr<MetricsEndpoint> metrics;
   if (!config.metrics_listen.empty()) {
     try {
-      metrics = std::make_unique<MetricsEndpoint>(config.metrics_listen, [&service] { return service.MetricsText(); });
+      metrics = std::make_unique<MetricsEndpoint>(
+          config.metrics_listen, [&service] { return service.MetricsText() + RenderDeviceMemory(ReadDeviceMemory()); });
     } catch (const Error& error) {
       spdlog::error("cannot serve metrics: {}", error.what());
       server->Shutdown();
@@ -256,9 +280,20 @@ int Run(int argc, char** argv) {
   std::string load_error;
   std::thread loader([&] {
     try {
-      spdlog::info("loading model from {} on {}", model_dir, config.device);
-      ServedModel served = LoadServedModel(config, model_dir, /*is_default=*/true);
-      models.Add(std::move(served.model), std::move(served.entry));
+      // Loaded (and calibrated) once, on the first device, then copied to the others: the same weights and
+      // scales everywhere, so that every device gives the same rows, in a fraction of a load's time.
+      spdlog::info("loading model from {} on {}", model_dir, devices.front());
+      ServerConfig first_device = config;
+      first_device.device = devices.front();
+      ServedModel served = LoadServedModel(first_device, model_dir, /*is_default=*/true);
+      std::vector<std::unique_ptr<ResidentModel>> replicas;
+      replicas.push_back(std::move(served.model));
+      for (size_t d = 1; d < devices.size(); ++d) replicas.push_back(replicas.front()->ReplicateTo(devices[d]));
+      served.entry.info.device.clear();
+      for (const auto& replica : replicas) {
+        served.entry.info.device += (served.entry.info.device.empty() ? "" : ",") + replica->info().device;
+      }
+      models.Add(std::move(replicas), std::move(served.entry));
       // Before MarkReady: a submission that waited for the model finds the scheduler running.
       scheduler.Start();
       models.MarkReady();
@@ -287,6 +322,8 @@ int Run(int argc, char** argv) {
     break;
   }
   service.BeginShutdown();
+  captures.BeginShutdown();
+  analysis.BeginShutdown();
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   if (!load_done) {
     // The load cannot be interrupted; nothing it holds needs more than the process's exit.

@@ -1,5 +1,6 @@
 #include "core/capture/capture_point.h"
 
+#include "core/model/model_config.h"
 #include "core/util/error.h"
 
 namespace layerscope {
@@ -43,6 +44,23 @@ std::vector<CapturePoint> DefaultCapturePoints() {
     if (info.is_default) points.push_back(info.point);
   }
   return points;
+}
+
+int64_t CaptureChannels(CapturePoint point, const MambaConfig& config) {
+  switch (point) {
+    case CapturePoint::kMixerInput:
+    case CapturePoint::kMixerOutput:
+    case CapturePoint::kBlockOutput: return config.d_model;
+    case CapturePoint::kInProjOutput: return 2 * config.d_inner;
+    case CapturePoint::kXProjOutput: return config.dt_rank + 2 * config.d_state;
+    case CapturePoint::kConv1dInput:
+    case CapturePoint::kConv1dOutput:
+    case CapturePoint::kDt:
+    case CapturePoint::kSsmInput:
+    case CapturePoint::kSsmOutput:
+    case CapturePoint::kOutProjInput: return config.d_inner;
+  }
+  throw Error(ErrorKind::kInternal, "capture point " + std::to_string(static_cast<int>(point)) + " has no width");
 }
 
 }  // namespace layerscope

@@ -2,12 +2,15 @@
 // (../shared/docs/MODES.md §4). Every capture is [batch, seqlen, channels], fp32, in the FP model's basis.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace layerscope {
+
+struct MambaConfig;
 
 enum class CapturePoint {
   kMixerInput,    // RMSNorm output (x γ), the mixer's input                         [B, L, d_model]
@@ -37,5 +40,7 @@ const char* CapturePointName(CapturePoint point);
 std::optional<CapturePoint> ParseCapturePoint(std::string_view name);
 // The seed's six: mixer_input, conv1d_input, conv1d_output, ssm_input, ssm_output, mixer_output.
 std::vector<CapturePoint> DefaultCapturePoints();
+// Channels per token of `point`'s captures in a model of `config` (the widths above).
+int64_t CaptureChannels(CapturePoint point, const MambaConfig& config);
 
 }  // namespace layerscope

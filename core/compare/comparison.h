@@ -29,11 +29,41 @@ struct MetricsRow {
   Metrics metrics;
 };
 
+// What one comparison may hold in memory besides the model and one batch's working set: the reference's captures,
+// kept for every mode, and one mode's |d| populations, kept for exact percentiles. Both are samples x seq_len x
+// channels fp32 values per (layer, point), 3.8 GB at 10 x 512 for mamba-130m's 24 layers and six default points.
+// What does not fit is recomputed (the reference, batch by batch for every mode: forward passes are deterministic,
+// so the rows do not change) or estimated (percentiles from a histogram, with their error bound in the Metrics).
+struct CompareMemoryBudget {
+  int64_t device_bytes = int64_t{16} << 30;  // on a GPU
+  int64_t host_bytes = int64_t{32} << 30;    // in host memory (a CPU model; a GPU model past device_bytes)
+};
+
+// How ResidentModel::Compare will run a request within its budget.
+struct ComparePlan {
+  bool metrics_on_device = false;  // every |d| population of one mode on the GPU: exact percentiles there
+  bool reference_stored = true;    // false: the reference runs again for every mode, before the mode's batch
+  int64_t forward_passes = 0;      // CompareProgress.steps_total
+};
+
 struct CompareProgress {
-  int64_t steps_done = 0;  // forward passes (one batch of one mode, the reference counted as a mode)
+  // Forward passes (one batch of one mode, the reference counted as a mode each time it runs: once per batch, or
+  // once per batch and mode when it is recomputed, ComparePlan).
+  int64_t steps_done = 0;
   int64_t steps_total = 0;
   std::string stage;  // e.g. "fp16 batch 3/10"
 };
+
+// Where a comparison's time went, one entry per stage in the order the stages first ran: "forward MODE" (the
+// model's forward passes of that mode, the reference included), "copies" (token ids to the device; captures made
+// fp32 and, for the CPU metrics, copied to the host), "metrics" (the reductions and percentiles) and "reporting"
+// (the observer's callbacks). On a GPU each interval ends when the device has finished the work queued in it (one
+// wait per stage boundary, none inside a stage), so device time lands in the stage that queued it.
+struct StageTime {
+  std::string stage;
+  double seconds = 0;
+};
+using CompareTimings = std::vector<StageTime>;
 
 class CompareObserver {
  public:
@@ -43,6 +73,8 @@ class CompareObserver {
   virtual void OnRow(const MetricsRow& row) = 0;
   // Polled between forward passes; returning true stops the comparison with Error(kCancelled).
   virtual bool IsCancelled() { return false; }
+  // Called once, after the last row, when the comparison succeeds.
+  virtual void OnTimings(const CompareTimings& /*timings*/) {}
 };
 
 }  // namespace layerscope

@@ -1,6 +1,8 @@
 #include "core/compare/resident_model.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 
@@ -16,9 +18,14 @@
 #include "core/model/mamba_model.h"
 #include "core/quant/quamba_checkpoint.h"
 #include "core/quant/quantized_mamba.h"
+#include "core/util/device_memory.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
 #include "kernels/metrics/metrics_reduce_op.h"
+
+#ifdef LAYERSCOPE_WITH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 namespace layerscope {
 namespace {
@@ -45,9 +52,55 @@ std::string Basename(std::string path) {
 
 using CaptureKey = std::pair<int, CapturePoint>;
 
-// The |d| populations of one mode kept on a GPU for exact percentiles: 8 GiB (the reference captures of the same
-// size are kept too). A comparison beyond it uses the CPU accumulators.
-constexpr int64_t kDevicePopulationBudgetBytes = int64_t{8} << 30;
+// A ComparePlan and, for the CPU accumulators, how many |d| values each (layer, point) keeps for exact percentiles:
+// its whole population, or 0 for a histogram from the first value on (so no population is ever allocated and then
+// dropped).
+struct DetailedPlan {
+  ComparePlan plan;
+  std::map<CaptureKey, size_t> exact_values;
+};
+
+// What bounds a comparison's memory. One mode's |d| populations and the reference's captures of all batches are
+// the same number of fp32 values, `total_bytes`. On a GPU, when the two together fit device_bytes, both stay there
+// (the fastest path); when only the populations fit, the reference is recomputed per batch and mode. Otherwise the
+// populations go to the CPU accumulators: (layer, point)s, smallest first, keep their whole population (exact
+// percentiles) while the sum fits host_bytes, the others a 2.2 MiB histogram each, outside the budget
+// (MetricAccumulator; their relative error bound is reported); the reference's captures are stored in host memory
+// when they fit next to those populations, else recomputed. Beyond these, one batch's captures of two modes (and
+// a GPU's working set of one forward pass) are live at a time.
+DetailedPlan PlanWithin(const CompareRequest& request, const MambaConfig& config, bool on_gpu,
+                        const CompareMemoryBudget& budget) {
+  const int64_t tokens =
+      request.samples.empty() ? 0 : static_cast<int64_t>(request.samples[0].size() * request.samples.size());
+  std::vector<std::pair<int64_t, CaptureKey>> populations;  // |d| values of one mode, per (layer, point)
+  int64_t total_bytes = 0;
+  for (int layer : request.layers) {
+    for (CapturePoint point : request.points) {
+      const int64_t values = tokens * CaptureChannels(point, config);
+      populations.push_back({values, {layer, point}});
+      total_bytes += 4 * values;
+    }
+  }
+  DetailedPlan out;
+  if (on_gpu && total_bytes <= budget.device_bytes) {
+    out.plan.metrics_on_device = true;
+    out.plan.reference_stored = 2 * total_bytes <= budget.device_bytes;
+  } else {
+    std::sort(populations.begin(), populations.end());
+    int64_t exact_bytes = 0;
+    for (const auto& [values, key] : populations) {
+      const bool exact = exact_bytes + 4 * values <= budget.host_bytes;
+      if (exact) exact_bytes += 4 * values;
+      out.exact_values[key] = exact ? static_cast<size_t>(values) : 0;
+    }
+    out.plan.reference_stored = exact_bytes + total_bytes <= budget.host_bytes;
+  }
+  const int64_t batch = std::max(1, request.batch_size);
+  const int64_t batches = (static_cast<int64_t>(request.samples.size()) + batch - 1) / batch;
+  const int64_t modes = static_cast<int64_t>(request.modes.size());
+  out.plan.forward_passes = batches * (out.plan.reference_stored ? modes + 1 : 2 * modes);
+  return out;
+}
 
 // MetricAccumulator's device counterpart: per batch, one reduction kernel (kernels/metrics) that also writes the
 // batch's |d| into its slice of a population buffer; at the end one selection of the percentile ranks.
@@ -79,6 +132,37 @@ class DeviceMetricAccumulator {
   PairMoments moments_{};
 };
 
+// Splits a comparison's wall time into its stages (CompareTimings). Lap ends the current interval and adds it to
+// the named stage; on a GPU it first waits for the work queued on the current stream, which is where LibTorch and
+// our kernels queue it, so that asynchronous work is charged to the stage that queued it.
+class StageClock {
+ public:
+  explicit StageClock(at::Device device) : device_(device), last_(std::chrono::steady_clock::now()) {}
+
+  void Lap(const std::string& stage) {
+#ifdef LAYERSCOPE_WITH_CUDA
+    if (device_.is_cuda()) c10::cuda::getCurrentCUDAStream(device_.index()).synchronize();
+#endif
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    const auto it =
+        std::find_if(timings_.begin(), timings_.end(), [&](const StageTime& t) { return t.stage == stage; });
+    if (it == timings_.end()) {
+      timings_.push_back({stage, seconds});
+    } else {
+      it->seconds += seconds;
+    }
+  }
+
+  const CompareTimings& timings() const { return timings_; }
+
+ private:
+  const at::Device device_;
+  std::chrono::steady_clock::time_point last_;
+  CompareTimings timings_;
+};
+
 }  // namespace
 
 struct ResidentModel::Impl {
@@ -86,6 +170,7 @@ struct ResidentModel::Impl {
   at::Device device{at::kCPU};
   std::map<FloatPrecision, std::unique_ptr<FloatMamba>> float_models;
   std::unique_ptr<QuantizedMamba> quantized;
+  CompareMemoryBudget compare_memory;
 
   // One forward of `mode` on the model its weights field names (FP or W8A8).
   void Forward(const ModeSpec& mode, const at::Tensor& ids, CaptureSink& sink, ForwardCounters* counters) const {
@@ -132,13 +217,17 @@ struct ResidentModel::Impl {
   // One forward of `mode` over samples [begin, end); captures as contiguous fp32, on the CPU for the CPU
   // accumulators or left on the model's device for the device reduction.
   std::map<CaptureKey, at::Tensor> RunBatch(const ModeSpec& mode, const CompareRequest& request, size_t begin,
-                                            size_t end, bool on_device) const {
+                                            size_t end, bool on_device, StageClock& clock) const {
+    const at::Tensor ids = TokenTensor(request.samples, begin, end);
+    clock.Lap("copies");
     CaptureSink sink(request.layers, request.points, /*keep_logits=*/false);
-    Forward(mode, TokenTensor(request.samples, begin, end), sink, nullptr);
+    Forward(mode, ids, sink, nullptr);
+    clock.Lap("forward " + mode.name);
     std::map<CaptureKey, at::Tensor> out;
     for (auto& [key, tensor] : sink.tensors) {
       out[key] = (on_device ? tensor : tensor.to(at::kCPU)).to(at::kFloat).contiguous();
     }
+    clock.Lap("copies");
     return out;
   }
 };
@@ -158,6 +247,25 @@ bool ResidentModel::DeviceAvailable(const std::string& device) {
     return index >= 0 && index < static_cast<int>(at::getNumGPUs());
   } catch (const std::exception&) {
     return false;
+  }
+}
+
+std::vector<std::string> ResidentModel::ExpandDevices(const std::string& devices) {
+  std::vector<std::string> out;
+  if (devices == "cuda") {
+    const int gpus = at::hasCUDA() ? static_cast<int>(at::getNumGPUs()) : 0;
+    for (int i = 0; i < gpus; ++i) out.push_back("cuda:" + std::to_string(i));
+    if (out.empty()) ParseDevice(devices);  // throws, saying why there is none
+    return out;
+  }
+  size_t begin = 0;
+  for (;;) {
+    const size_t comma = devices.find(',', begin);
+    const std::string device = devices.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    ParseDevice(device);  // throws naming the entry
+    out.push_back(device);
+    if (comma == std::string::npos) return out;
+    begin = comma + 1;
   }
 }
 
@@ -197,6 +305,7 @@ std::unique_ptr<ResidentModel> ResidentModel::Load(const std::string& dir, const
   const auto start = std::chrono::steady_clock::now();
   auto impl = std::make_unique<Impl>();
   impl->device = ParseDevice(device);
+  impl->compare_memory = options.compare_memory;
   ModelInfo& info = impl->info;
   info.dir = dir;
   info.name = dir == EmbeddedModelDir() ? "embedded" : Basename(dir);
@@ -264,6 +373,8 @@ void ResidentModel::SaveQuantized(const std::string& dir) const {
 
 const ModelInfo& ResidentModel::info() const { return impl_->info; }
 
+const QuantizedMamba* ResidentModel::quantized_model() const { return impl_->quantized.get(); }
+
 namespace {
 
 // LibTorch reports a device that ran out of memory as a c10::Error ("CUDA out of memory. Tried to allocate ...";
@@ -278,6 +389,7 @@ auto TranslateTorchErrors(Body&& body) -> decltype(body()) {
     std::string what = error.what_without_backtrace();
     what = what.substr(0, what.find('\n'));
     if (what.find("out of memory") != std::string::npos || what.find("not enough memory") != std::string::npos) {
+      ReleaseCachedDeviceMemory();
       throw Error(ErrorKind::kResourceExhausted,
                   "the device ran out of memory (ask for fewer samples, a shorter "
                   "seq_len, a smaller batch_size or fewer layers): " +
@@ -289,14 +401,43 @@ auto TranslateTorchErrors(Body&& body) -> decltype(body()) {
 
 }  // namespace
 
+std::unique_ptr<ResidentModel> ResidentModel::ReplicateTo(const std::string& device) const {
+  const auto start = std::chrono::steady_clock::now();
+  auto impl = std::make_unique<Impl>();
+  impl->device = ParseDevice(device);
+  impl->info = impl_->info;
+  impl->info.device = impl->device.str();
+  impl->compare_memory = impl_->compare_memory;
+  TranslateTorchErrors([&] {
+    c10::InferenceMode inference;
+    for (const auto& [precision, model] : impl_->float_models) {
+      impl->float_models[precision] = std::make_unique<FloatMamba>(model->CopyTo(impl->device));
+    }
+    if (impl_->quantized) impl->quantized = std::make_unique<QuantizedMamba>(impl_->quantized->weights(), impl->device);
+  });
+  Log(LogLevel::kInfo, "replicated model \"" + impl->info.name + "\" from " + impl_->info.device + " to " +
+                           impl->info.device + " in " + Seconds(start));
+  return std::unique_ptr<ResidentModel>(new ResidentModel(std::move(impl)));
+}
+
 Captures ResidentModel::Run(const ModeSpec& mode, const std::vector<std::vector<int32_t>>& samples,
                             const std::vector<int>& layers, const std::vector<CapturePoint>& points,
                             bool keep_logits) const {
+  // Our kernels launch on the calling thread's current device, and replicas on several GPUs are driven from
+  // several threads: make it this model's.
+  c10::OptionalDeviceGuard on_model_device;
+  if (impl_->device.is_cuda()) on_model_device.reset_device(impl_->device);
   return TranslateTorchErrors([&] { return RunUnguarded(mode, samples, layers, points, keep_logits); });
 }
 
 void ResidentModel::Compare(const CompareRequest& request, CompareObserver& observer) const {
+  c10::OptionalDeviceGuard on_model_device;  // as in Run
+  if (impl_->device.is_cuda()) on_model_device.reset_device(impl_->device);
   TranslateTorchErrors([&] { CompareUnguarded(request, observer); });
+}
+
+ComparePlan ResidentModel::PlanCompare(const CompareRequest& request) const {
+  return PlanWithin(request, impl_->info.config, impl_->device.is_cuda(), impl_->compare_memory).plan;
 }
 
 Captures ResidentModel::RunUnguarded(const ModeSpec& mode, const std::vector<std::vector<int32_t>>& samples,
@@ -326,61 +467,67 @@ void ResidentModel::CompareUnguarded(const CompareRequest& request, CompareObser
     }
   }
   c10::InferenceMode inference;
+  StageClock clock(impl_->device);
   const size_t n_samples = request.samples.size();
   const size_t batch = static_cast<size_t>(request.batch_size);
   const int64_t n_batches = static_cast<int64_t>((n_samples + batch - 1) / batch);
+  const DetailedPlan plan = PlanWithin(request, impl_->info.config, impl_->device.is_cuda(), impl_->compare_memory);
+  const bool on_device = plan.plan.metrics_on_device;
   CompareProgress progress;
-  progress.steps_total = n_batches * static_cast<int64_t>(request.modes.size() + 1);
+  progress.steps_total = plan.plan.forward_passes;
   auto step = [&](const std::string& mode, int64_t b) {
     if (observer.IsCancelled()) throw Error(ErrorKind::kCancelled, "comparison cancelled by the caller");
     ++progress.steps_done;
     progress.stage = mode + " batch " + std::to_string(b + 1) + "/" + std::to_string(n_batches);
     observer.OnProgress(progress);
   };
+  auto run_reference = [&](int64_t b, const std::string& stage) {
+    auto captures =
+        impl_->RunBatch(request.reference, request, b * batch, std::min(n_samples, (b + 1) * batch), on_device, clock);
+    step(stage, b);
+    clock.Lap("reporting");
+    return captures;
+  };
 
-  // The reference runs once; its captures are kept for every mode (they cost what one mode's captures cost).
-  // On a GPU they stay there and the metrics are reduced there too, when every |d| population of one mode fits
-  // the device budget (exact percentiles need them all); otherwise captures go to the CPU accumulators, whose
-  // percentiles turn into bounded-error estimates past their own budget.
-  const bool on_device = impl_->device.is_cuda() && [&] {
-    const MambaConfig& c = impl_->info.config;
-    int64_t channels = 0;  // per token, summed over the requested points of one layer
-    for (CapturePoint point : request.points) {
-      switch (point) {
-        case CapturePoint::kMixerInput:
-        case CapturePoint::kMixerOutput:
-        case CapturePoint::kBlockOutput: channels += c.d_model; break;
-        case CapturePoint::kInProjOutput: channels += 2 * c.d_inner; break;
-        case CapturePoint::kXProjOutput: channels += c.dt_rank + 2 * c.d_state; break;
-        default: channels += c.d_inner; break;
-      }
-    }
-    const int64_t bytes = channels * static_cast<int64_t>(request.layers.size()) *
-                          static_cast<int64_t>(request.samples[0].size() * n_samples) * 4;
-    return bytes <= kDevicePopulationBudgetBytes;
-  }();
-  std::vector<std::map<CaptureKey, at::Tensor>> reference(n_batches);
-  for (int64_t b = 0; b < n_batches; ++b) {
-    reference[b] =
-        impl_->RunBatch(request.reference, request, b * batch, std::min(n_samples, (b + 1) * batch), on_device);
-    step(request.reference.name, b);
+  // Captures stay on the GPU when the metrics are reduced there, else they go to the CPU accumulators
+  // (PlanWithin says what fits where). A stored reference runs once, before the modes.
+  std::vector<std::map<CaptureKey, at::Tensor>> reference;
+  if (plan.plan.reference_stored) {
+    for (int64_t b = 0; b < n_batches; ++b) reference.push_back(run_reference(b, request.reference.name));
   }
   for (const ModeSpec& mode : request.modes) {
     std::map<CaptureKey, MetricAccumulator> accumulators;
+    for (const auto& [key, values] : plan.exact_values) accumulators.try_emplace(key, values);
     std::map<CaptureKey, DeviceMetricAccumulator> device_accumulators;
     for (int64_t b = 0; b < n_batches; ++b) {
-      auto captures = impl_->RunBatch(mode, request, b * batch, std::min(n_samples, (b + 1) * batch), on_device);
+      const std::map<CaptureKey, at::Tensor> recomputed =
+          plan.plan.reference_stored ? std::map<CaptureKey, at::Tensor>{}
+                                     : run_reference(b, request.reference.name + " (for " + mode.name + ")");
+      const std::map<CaptureKey, at::Tensor>& batch_reference = plan.plan.reference_stored ? reference[b] : recomputed;
+      auto captures = impl_->RunBatch(mode, request, b * batch, std::min(n_samples, (b + 1) * batch), on_device, clock);
+      std::vector<std::pair<CaptureKey, const at::Tensor*>> on_host;
       for (auto& [key, tensor] : captures) {
-        const at::Tensor& ref = reference[b].at(key);
+        const at::Tensor& ref = batch_reference.at(key);
         if (on_device) {
           device_accumulators
               .try_emplace(key, ref.numel() / ref.size(0) * static_cast<int64_t>(n_samples), ref.device())
               .first->second.Add(ref, tensor);
         } else {
-          accumulators[key].Add(ref.data_ptr<float>(), tensor.data_ptr<float>(), static_cast<size_t>(ref.numel()));
+          on_host.push_back({key, &tensor});
         }
       }
+      // Each (layer, point) has its own accumulator, fed by one thread in element order: parallel over them, the
+      // rows stay bit-identical.
+      at::parallel_for(0, static_cast<int64_t>(on_host.size()), 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const auto& [key, tensor] = on_host[i];
+          const at::Tensor& ref = batch_reference.at(key);
+          accumulators.at(key).Add(ref.data_ptr<float>(), tensor->data_ptr<float>(), static_cast<size_t>(ref.numel()));
+        }
+      });
+      clock.Lap("metrics");
       step(mode.name, b);
+      clock.Lap("reporting");
     }
     for (int layer : request.layers) {
       for (CapturePoint point : request.points) {
@@ -390,10 +537,13 @@ void ResidentModel::CompareUnguarded(const CompareRequest& request, CompareObser
         row.point = point;
         row.metrics =
             on_device ? device_accumulators.at({layer, point}).Finish() : accumulators.at({layer, point}).Finish();
+        clock.Lap("metrics");
         observer.OnRow(row);
+        clock.Lap("reporting");
       }
     }
   }
+  observer.OnTimings(clock.timings());
 }
 
 }  // namespace layerscope

@@ -17,6 +17,8 @@
 
 namespace layerscope {
 
+class QuantizedMamba;
+
 struct ModelInfo {
   std::string name;  // folder name
   std::string dir;
@@ -40,7 +42,8 @@ struct LoadOptions {
   std::vector<std::vector<int32_t>> calibration_samples;
   // Where calibration_samples came from, for ModelInfo.quantization; empty: "N given samples".
   std::string calibration_source;
-  std::string calibration_text;  // a text file; empty: the embedded model's calib.txt
+  std::string calibration_text;        // a text file; empty: the embedded model's calib.txt
+  CompareMemoryBudget compare_memory;  // of each Compare call (a replica keeps it)
 };
 
 // What one forward pass captured: (layer, point) -> [batch, seqlen, channels] fp32, FP basis; plus logits
@@ -64,12 +67,21 @@ class ResidentModel {
   static std::string EmbeddedModelDir();
   // Whether this build can run on `device` ("cuda" needs a CUDA build and a visible GPU).
   static bool DeviceAvailable(const std::string& device);
+  // The devices a server's --device names: "cuda" is every visible GPU ("cuda:0", "cuda:1", ...); otherwise a
+  // comma-separated list of cpu, cuda, cuda:N, each one device (a device may repeat: "cpu,cpu" is two CPU workers).
+  // Throws Error naming the entry: kInvalidArgument when it is none of those, kFailedPrecondition when unavailable.
+  static std::vector<std::string> ExpandDevices(const std::string& devices);
 
   ~ResidentModel();
   ResidentModel(const ResidentModel&) = delete;
   ResidentModel& operator=(const ResidentModel&) = delete;
 
   const ModelInfo& info() const;
+
+  // A copy of this model on `device`: the FP weights and the W8A8 model (tensors and scales) as they are, so that
+  // the copy's results are bit for bit those of this model on the same kind of device, without loading or
+  // calibrating again. Throws Error as Load does for the device.
+  std::unique_ptr<ResidentModel> ReplicateTo(const std::string& device) const;
 
   // Writes the W8A8 model as a Quamba checkpoint (config.json + pytorch_model.bin) into `dir`.
   // Error(kFailedPrecondition) when there is no quantized model.
@@ -79,9 +91,16 @@ class ResidentModel {
   Captures Run(const ModeSpec& mode, const std::vector<std::vector<int32_t>>& samples, const std::vector<int>& layers,
                const std::vector<CapturePoint>& points, bool keep_logits) const;
 
-  // Runs the reference and every mode over the same batches and streams metrics rows. The request must be
-  // valid (the service validates); violations throw Error(kInvalidArgument). Safe to call from several threads.
+  // Runs the reference and every mode over the same batches and streams metrics rows, holding no more than
+  // LoadOptions.compare_memory allows (PlanCompare). The request must be valid (the service validates); violations
+  // throw Error(kInvalidArgument). Safe to call from several threads.
   void Compare(const CompareRequest& request, CompareObserver& observer) const;
+  // How Compare runs `request` on this model within LoadOptions.compare_memory; the request is not validated.
+  ComparePlan PlanCompare(const CompareRequest& request) const;
+
+  // The W8A8 model, for the core's analyses that run its stages one by one (core/analysis); null when there is
+  // none.
+  const QuantizedMamba* quantized_model() const;
 
  private:
   // The bodies of Run and Compare; the public methods translate LibTorch's errors (out of memory) into Error.

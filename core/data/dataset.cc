@@ -16,13 +16,14 @@ namespace {
 // memory stays bounded by a batch even for a whole C4 shard (a gzip stream cannot be read at random).
 class DocumentOrder {
  public:
-  DocumentOrder(const std::string& path, const SampleOptions& options) : path_(path), format_(options.format) {
+  DocumentOrder(const std::string& path, const SampleOptions& options)
+      : path_(path), format_(options.format), limit_(options.limit) {
     if (!options.seed) {
-      reader_ = OpenDocuments(path, format_);
+      reader_ = OpenDocuments(path, format_, limit_);
       return;
     }
     Document doc;
-    for (auto counter = OpenDocuments(path, format_); counter->Next(&doc);) order_.push_back(order_.size());
+    for (auto counter = OpenDocuments(path, format_, limit_); counter->Next(&doc);) order_.push_back(order_.size());
     std::mt19937_64 random(*options.seed);
     // The modulo's bias is below 2^-40 for any file that fits a disk, and, unlike the standard distributions, its
     // result is the same with every standard library.
@@ -46,7 +47,7 @@ class DocumentOrder {
     std::unordered_map<size_t, size_t> slot_of_index;
     for (size_t k = 0; k < n; ++k) slot_of_index[order_[next_ + k]] = k;
     batch_.assign(n, Document());
-    const auto reader = OpenDocuments(path_, format_);
+    const auto reader = OpenDocuments(path_, format_, limit_);
     Document doc;
     size_t found = 0;
     for (size_t index = 0; found < n && reader->Next(&doc); ++index) {
@@ -64,6 +65,7 @@ class DocumentOrder {
 
   std::string path_;
   DatasetFormat format_;
+  ReadLimit limit_;
   std::unique_ptr<DocumentReader> reader_;  // file order
   std::vector<size_t> order_;               // seeded order: document indexes
   size_t next_ = 0;                         // the first index of order_ not yet in a batch

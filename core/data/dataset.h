@@ -32,6 +32,7 @@ struct SampleOptions {
   // kPacked: the id put after each document; unset: the tokenizer's end-of-text id, or none if it has none.
   std::optional<int32_t> separator;
   DatasetFormat format = DatasetFormat::kAuto;
+  ReadLimit limit;  // on each pass over the file
 };
 
 struct Samples {
@@ -43,8 +44,8 @@ struct Samples {
 
 // Draws options.count samples from `path`, tokenizing text with `tokenizer` (token-id files are checked against its
 // vocabulary). Throws Error naming the file (and line or row where one is at fault): kInvalidArgument for bad
-// options, bad content, or too few tokens for the samples asked (saying how many there were); kNotFound and
-// kDataLoss as DocumentReader does.
+// options, bad content, a file past options.limit, or too few tokens for the samples asked (saying how many there
+// were); kNotFound and kDataLoss as DocumentReader does.
 Samples DrawSamples(const std::string& path, const Tokenizer& tokenizer, const SampleOptions& options);
 
 }  // namespace layerscope

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/data/npy_tokens.h"
@@ -14,10 +15,13 @@ bool EndsWith(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// A file read through zlib, which passes plain files through unchanged, so one reader serves both.
+// A file read through zlib, which passes plain files through unchanged, so one reader serves both. It reads at most
+// one byte past its limit, and that one only when asked for more once at the limit: the byte tells a file over the
+// limit from one exactly at it, and read-ahead (JSON lines) is not taken for need.
 class InputFile {
  public:
-  explicit InputFile(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb")) {
+  InputFile(const std::string& path, const ReadLimit& limit)
+      : path_(path), limit_(limit), file_(gzopen(path.c_str(), "rb")) {
     if (file_ == nullptr) throw Error(ErrorKind::kNotFound, "cannot open dataset file " + path);
     gzbuffer(file_, 1 << 17);
   }
@@ -25,11 +29,14 @@ class InputFile {
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;
 
-  // Appends up to `max` bytes to *out; false at the end of the file.
+  // Appends up to `max` bytes to *out; false at the end of the file. Throws Error(kInvalidArgument) once the file
+  // has given more than the limit's bytes, having read (and grown *out by) one byte more.
   bool Read(size_t max, std::string* out) {
     const size_t old = out->size();
-    out->resize(old + max);
-    const int got = gzread(file_, out->data() + old, static_cast<unsigned>(max));
+    const uint64_t left = limit_.max_bytes - read_;  // read_ <= max_bytes here: past it, the last call threw
+    const size_t want = left == 0 ? 1 : static_cast<size_t>(std::min<uint64_t>(left, max));
+    out->resize(old + want);
+    const int got = gzread(file_, out->data() + old, static_cast<unsigned>(want));
     // zlib reports a gzip stream cut short not through the count but as Z_BUF_ERROR in gzerror ("unexpected end of
     // file"), so that a growing file can be read on; a dataset does not grow, so it is an error like the others.
     int code = Z_OK;
@@ -38,6 +45,11 @@ class InputFile {
       throw Error(ErrorKind::kDataLoss, path_ + ": truncated or corrupt (zlib: " + message + ")");
     }
     out->resize(old + static_cast<size_t>(got));
+    read_ += static_cast<uint64_t>(got);
+    if (read_ > limit_.max_bytes) {
+      throw Error(ErrorKind::kInvalidArgument, path_ + ": more than " + std::to_string(limit_.max_bytes) +
+                                                   " bytes once decompressed, over " + limit_.name);
+    }
     return got > 0;
   }
 
@@ -50,12 +62,14 @@ class InputFile {
 
  private:
   std::string path_;
+  ReadLimit limit_;
   gzFile file_;
+  uint64_t read_ = 0;  // decompressed bytes read so far
 };
 
 class TextReader : public DocumentReader {
  public:
-  explicit TextReader(const std::string& path) : path_(path), file_(path) {}
+  TextReader(const std::string& path, const ReadLimit& limit) : path_(path), file_(path, limit) {}
 
   bool Next(Document* doc) override {
     if (done_) return false;
@@ -75,7 +89,7 @@ class TextReader : public DocumentReader {
 
 class JsonLinesReader : public DocumentReader {
  public:
-  explicit JsonLinesReader(const std::string& path) : path_(path), file_(path) {}
+  JsonLinesReader(const std::string& path, const ReadLimit& limit) : path_(path), file_(path, limit) {}
 
   bool Next(Document* doc) override {
     std::string line;
@@ -85,7 +99,7 @@ class JsonLinesReader : public DocumentReader {
       nlohmann::json object;
       try {
         object = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range (1e999)
         throw Error(ErrorKind::kInvalidArgument, where + ": not a JSON object (" + e.what() + ")");
       }
       if (!object.is_object()) throw Error(ErrorKind::kInvalidArgument, where + ": not a JSON object");
@@ -133,8 +147,8 @@ class JsonLinesReader : public DocumentReader {
 
 class TokenIdsReader : public DocumentReader {
  public:
-  explicit TokenIdsReader(const std::string& path)
-      : path_(path), rows_(ParseNpyTokens(InputFile(path).ReadAll(), path)) {}
+  TokenIdsReader(const std::string& path, const ReadLimit& limit)
+      : path_(path), rows_(ParseNpyTokens(InputFile(path, limit).ReadAll(), path)) {}
 
   bool Next(Document* doc) override {
     if (next_ >= rows_.size()) return false;
@@ -171,14 +185,14 @@ DatasetFormat FormatOfPath(const std::string& path) {
   return DatasetFormat::kText;
 }
 
-std::unique_ptr<DocumentReader> OpenDocuments(const std::string& path, DatasetFormat format) {
+std::unique_ptr<DocumentReader> OpenDocuments(const std::string& path, DatasetFormat format, const ReadLimit& limit) {
   switch (format == DatasetFormat::kAuto ? FormatOfPath(path) : format) {
-    case DatasetFormat::kJsonLines: return std::make_unique<JsonLinesReader>(path);
-    case DatasetFormat::kTokenIds: return std::make_unique<TokenIdsReader>(path);
+    case DatasetFormat::kJsonLines: return std::make_unique<JsonLinesReader>(path, limit);
+    case DatasetFormat::kTokenIds: return std::make_unique<TokenIdsReader>(path, limit);
     case DatasetFormat::kText:
     case DatasetFormat::kAuto: break;
   }
-  return std::make_unique<TextReader>(path);
+  return std::make_unique<TextReader>(path, limit);
 }
 
 }  // namespace layerscope

@@ -114,6 +114,9 @@ uint64_t PairKey(int32_t a, int32_t b) { return (static_cast<uint64_t>(a) << 32)
 class HfBpeTokenizer : public Tokenizer {
  public:
   HfBpeTokenizer(const Json& root, const std::string& source) : source_(source) {
+    // Ids index the token table: bound them by the number of tokens the file declares (HF numbers its tokens from
+    // 0 without gaps), so that one huge id in an uploaded file cannot make that table take gigabytes.
+    max_ids_ = root.at("model").at("vocab").size() + root.value("added_tokens", Json::array()).size();
     ReadModel(root.at("model"));
     ReadNormalizer(root.value("normalizer", Json()));
     ReadAddedTokens(root.value("added_tokens", Json::array()));
@@ -173,6 +176,11 @@ class HfBpeTokenizer : public Tokenizer {
  private:
   void SetToken(int32_t id, const std::string& token, const std::string& key) {
     if (id < 0) Refuse(source_, key, "negative id " + std::to_string(id));
+    if (static_cast<size_t>(id) >= max_ids_) {
+      Refuse(source_, key,
+             "id " + std::to_string(id) + " is not below " + std::to_string(max_ids_) +
+                 ", the number of tokens in model.vocab and added_tokens (ids count the tokens from 0)");
+    }
     if (static_cast<size_t>(id) >= bytes_of_id_.size()) {
       bytes_of_id_.resize(id + 1);
       known_.resize(id + 1, false);
@@ -387,6 +395,7 @@ class HfBpeTokenizer : public Tokenizer {
   std::vector<PreTokenizerStep> pre_tokenizer_;
   std::vector<std::string> bytes_of_id_;  // what each id decodes to
   std::vector<bool> known_;               // whether an id has a token (ids may have gaps)
+  size_t max_ids_ = 0;                    // ids are below it
   std::optional<int32_t> end_of_text_;
 
   mutable std::mutex cache_mutex_;

@@ -135,6 +135,27 @@ FloatMamba::FloatMamba(const Checkpoint& checkpoint, at::Device device, FloatPre
   }
 }
 
+FloatMamba FloatMamba::CopyTo(at::Device device) const {
+  FloatMamba copy = *this;
+  copy.device_ = device;
+  copy.compute_ = device.is_cuda() ? storage_ : at::kFloat;
+  auto rounded = [&](const at::Tensor& t) {
+    return t.defined() ? t.to(device, copy.compute_).contiguous() : at::Tensor();
+  };
+  auto fp32 = [&](const at::Tensor& t) { return t.to(device).contiguous(); };
+  copy.embedding_ = rounded(embedding_);
+  copy.norm_f_ = fp32(norm_f_);
+  copy.lm_head_ = config_.tie_embeddings ? copy.embedding_ : rounded(lm_head_);
+  for (FloatLayerWeights& w : copy.layers_) {
+    for (at::Tensor* t : {&w.in_proj, &w.in_proj_bias, &w.conv_weight, &w.conv_bias, &w.x_proj, &w.dt_proj, &w.out_proj,
+                          &w.out_proj_bias}) {
+      *t = rounded(*t);
+    }
+    for (at::Tensor* t : {&w.norm, &w.dt_bias, &w.A, &w.D}) *t = fp32(*t);
+  }
+  return copy;
+}
+
 at::Tensor FloatMamba::Round(const at::Tensor& t) const {
   if (storage_ == compute_) return t.to(compute_);
   return t.to(storage_).to(compute_);

@@ -53,6 +53,10 @@ class FloatMamba {
  public:
   FloatMamba(const Checkpoint& checkpoint, at::Device device, FloatPrecision precision);
 
+  // The same model on `device`: the same weight values, held in that device's compute type (exact: the rounded
+  // weights are representable in both the storage type and fp32).
+  FloatMamba CopyTo(at::Device device) const;
+
   // ids: [B, L] int64 on the model's device.
   void Forward(const at::Tensor& ids, CaptureSink& sink) const;
 

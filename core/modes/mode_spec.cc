@@ -210,7 +210,11 @@ ModeSpec ParseModeSpec(const std::string& name, const std::string& text) {
   spec.name = name;
   spec.builtin = false;
   spec.description = "composed: " + (text.empty() ? "base=" + base : text);
-  for (const auto& [key, value] : assignments) {
+  for (const auto& assignment : assignments) {
+    // Named references, not a structured binding: C++17 lambdas cannot capture those (clang refuses; the fuzz
+    // build compiles this file with clang).
+    const std::string& key = assignment.first;
+    const std::string& value = assignment.second;
     if (key == "base") continue;
     const auto field = std::find_if(ComposableFields().begin(), ComposableFields().end(),
                                     [&](const Field& f) { return key == f.name; });

@@ -13,8 +13,9 @@
 namespace layerscope {
 
 // acc[..., o] = Σ_i x_q[..., i]·w_q[o, i], exact, as int32. x_q int8 [..., in], w_q int8 [out, in].
-// Computed as an fp64 matrix product: every partial sum is an integer below 2^14·in < 2^53, so any summation
-// order is exact.
+// On the CPU an fp64 matrix product: every partial sum is an integer below 2^14·in < 2^53, so any summation order
+// is exact. On CUDA with LibTorch ≥ 2, at::_int_mm (int8 tensor cores, int32 accumulation: exact for
+// in < 2^17), zero-padded to its shape requirements; older LibTorch keeps the fp64 product.
 at::Tensor Int8MatmulInt32(const at::Tensor& x_q, const at::Tensor& w_q);
 
 // W8A8 linear with int8 output (in_proj, x_proj, dt_proj): v = fp32(alpha)·fp32(acc) (one fp32 multiply, as the
@@ -29,7 +30,9 @@ at::Tensor W8A8LinearFloat(const at::Tensor& x_q, const at::Tensor& w_q, double 
 // Causal depthwise conv1d + SiLU on int8 codes: x_q int8 [B, L, E], w_q int8 [E, K], b_q int8 [E].
 // acc[b,t,e] = Σ_{k<K} w_q[e,k]·x_q[b, t−K+1+k, e] in int32 (zero history: positions before 0 contribute 0).
 // fp32 order: ws = fp32(s_w)·fp32(s_x); bias = fp32(s_b)·fp32(b_q); v = ws·fp32(acc) + bias (a multiply then an
-// add, no fused multiply-add); SiLU(v) = v / (1 + exp(−v)) with a correctly rounded fp32 exp.
+// add, no fused multiply-add); SiLU(v) = v / (1 + exp(−v)) with exp = Fp32Exp (kernels/common/fp32_math.h: correctly
+// rounded fp32 but for a stated, vanishingly rare exception, and the same bits on the CPU and the GPU).
+// The CPU reference and the CUDA kernel live in kernels/quant_conv1d/ and agree bit for bit.
 // QConv1dSiluInt8 then returns clamp(RHAZ(SiLU(v) / fp32(s_out)), -128, 127) (true fp32 division) as int8.
 at::Tensor QConv1dSiluInt8(const at::Tensor& x_q, const at::Tensor& w_q, const at::Tensor& b_q, double s_x, double s_w,
                            double s_b, double s_out);
@@ -39,7 +42,8 @@ at::Tensor QConv1dSiluFloat(const at::Tensor& x_q, const at::Tensor& w_q, const 
 
 // RMSNorm with γ already folded into the next linear (§2.1): s fp32 [..., D];
 // ms = fp32(Σ_d s² accumulated in fp64 / D) (fp64 accumulation makes the result independent of the summation
-// order); r = sqrtf(ms + fp32(eps)); y = s / r (fp32 division).
+// order up to fp64 rounding; the CPU reference and the CUDA kernel in kernels/rms_norm/ both sum in ascending d, so
+// they agree bit for bit); r = sqrtf(ms + fp32(eps)); y = s / r (fp32 division).
 at::Tensor QRmsNormFloat(const at::Tensor& s, double eps);
 // clamp(RNE(y / fp32(s_out)), -128, 127) as int8, y as QRmsNormFloat computes it.
 at::Tensor QRmsNormInt8(const at::Tensor& s, double eps, double s_out);
@@ -53,7 +57,7 @@ struct SsmInputs {
 
 // The selective scan y [B, L, E] in one of the arithmetic variants of §3 (recurrence of §1 step 6, state zero at
 // t = 0). Details of each variant in kernels/selective_scan/quant_scan.h:
-//   kKernel:    softplus and gate with a fast exp (exp2f(x·log2 e), as __expf); the recurrence as an associative
+//   kKernel:    softplus and gate with a fast exp (exp2(x·log2 e), as __expf); the recurrence as an associative
 //               (a, b) scan with a fixed tree in chunks of 2048 steps; y = D·u + Σ_n h·C (fused multiply-adds,
 //               ascending n); gate z / (1 + exp(−z)); output rounded to fp16, returned as fp32 values on the fp16
 //               grid.
@@ -61,8 +65,8 @@ struct SsmInputs {
 //   kReference: as kFramework but exp(Δ·A) and Δ·B·u precomputed for all t first (with Δ·B·u associated as
 //               (Δ·B)·u, the order of mamba's reference einsum, where kFramework uses (Δ·u)·B).
 // last_state, when not null, receives the state after the last step, fp32 [B, E, N] (the calibration's
-// ssm_state_act observation). CPU loops; CUDA tensors are copied to the CPU and back for now (issue 5 adds
-// kernels).
+// ssm_state_act observation). CUDA tensors run the CUDA kernels of kernels/selective_scan/quant_scan.cu (d_state
+// ≤ 64; larger ones fall back to the CPU reference), bit-identical to the CPU references.
 at::Tensor SsmScan(const SsmInputs& in, SsmArithmetic arithmetic, at::Tensor* last_state = nullptr);
 
 }  // namespace layerscope

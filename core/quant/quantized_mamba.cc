@@ -41,6 +41,132 @@ void CheckTensor(const at::Tensor& t, at::ScalarType dtype, std::vector<int64_t>
 
 }  // namespace
 
+namespace {
+
+constexpr auto kRne = Rounding::kHalfToEven;
+constexpr auto kRhaz = Rounding::kHalfAwayFromZero;
+
+// Captures in the FP basis (MODES.md §4): x·Ĥ un-rotates (Ĥ is symmetric and its own inverse).
+at::Tensor Unrotate(const at::Tensor& x, const at::Tensor& h) { return at::matmul(x.to(at::kFloat), h); }
+
+// in_proj's outputs as the later stages take them (MODES.md §2.3 step 2, §3).
+struct InProjOutput {
+  at::Tensor z_q;        // int8 z half (s_z)
+  at::Tensor conv_in_q;  // conv1d's int8 input
+  float conv_in_scale = 0;
+  at::Tensor x_float;  // in_proj's float x half, for a dynamically requantized conv input (mode 3)
+};
+
+// Mode 3's conv input scale (MODES.md §3): max(max|x|, 1e-5) / 127 over the whole tensor of this call.
+float DynamicScale(const at::Tensor& x) { return std::max(x.abs().max().item<float>(), 1e-5f) / 127.0f; }
+
+InProjOutput InProj(const QuantizedLayer& l, const ModeSpec& mode, const at::Tensor& x_q) {
+  const int64_t E = l.in_proj.weight.size(0) / 2;
+  const at::Tensor xz_q = W8A8LinearInt8(x_q, l.in_proj.weight, l.in_proj.alpha);
+  InProjOutput out;
+  out.z_q = xz_q.narrow(-1, E, E).contiguous();
+  out.conv_in_q = xz_q.narrow(-1, 0, E).contiguous();
+  out.conv_in_scale = l.conv_input_scale;
+  if (mode.conv_input == ConvInput::kFloatDynamic) {
+    // The x half before in_proj's int8 quantization, v = (s_W·s_in)·acc in fp32, requantized with RNE (framework
+    // requantization).
+    const float scale = l.in_proj.b * l.norm_output_scale;
+    out.x_float = W8A8LinearFloat(x_q, l.in_proj.weight.narrow(0, 0, E), scale, at::kFloat);
+    out.conv_in_scale = DynamicScale(out.x_float);
+    out.conv_in_q = QuantizeInt8(out.x_float, out.conv_in_scale, kRne);
+  }
+  return out;
+}
+
+// in_proj_output's capture: x and z in FP units (mode 3: the float x half).
+at::Tensor InProjValue(const QuantizedLayer& l, const InProjOutput& in_proj) {
+  const at::Tensor x = in_proj.x_float.defined() ? in_proj.x_float : Dequantize(in_proj.conv_in_q, l.conv_input_scale);
+  return at::cat({x, Dequantize(in_proj.z_q, l.z_scale)}, -1);
+}
+
+// conv1d + SiLU (step 3): the codes when the conv quantizes its output, and the value its consumers see.
+struct ConvResult {
+  at::Tensor u_q;    // int8 (RHAZ, s_u); undefined for an fp32 output
+  at::Tensor value;  // fp32: dequantized codes or the float output
+};
+
+ConvResult Conv(const QuantizedLayer& l, const ModeSpec& mode, const at::Tensor& conv_in_q, float conv_in_scale) {
+  ConvResult out;
+  if (mode.conv_output == ConvOutput::kFp32) {
+    out.value =
+        QConv1dSiluFloat(conv_in_q, l.conv_weight, l.conv_bias, conv_in_scale, l.conv_weight_scale, l.conv_bias_scale);
+  } else {
+    out.u_q = QConv1dSiluInt8(conv_in_q, l.conv_weight, l.conv_bias, conv_in_scale, l.conv_weight_scale,
+                              l.conv_bias_scale, l.conv_output_scale);
+    out.value = Dequantize(out.u_q, l.conv_output_scale);
+  }
+  return out;
+}
+
+// Path A (MODES.md §3): x_proj's int8 input, the conv's codes or its output requantized (RNE, s_u).
+at::Tensor XProjInput(const QuantizedLayer& l, const ModeSpec& mode, const ConvResult& conv) {
+  return mode.x_proj_input == StageInput::kAsProduced ? conv.u_q : QuantizeInt8(conv.value, l.conv_output_scale, kRne);
+}
+
+// Path B (MODES.md §3): the scan's u, fp32 (codes dequantized, grid values or the float output).
+at::Tensor SsmU(const QuantizedLayer& l, const ModeSpec& mode, const ConvResult& conv) {
+  if (mode.ssm_input == StageInput::kRequantRne) {
+    return Dequantize(QuantizeInt8(conv.value, l.conv_output_scale, kRne), l.u_scale);
+  }
+  return conv.u_q.defined() ? Dequantize(conv.u_q, l.u_scale) : conv.value;
+}
+
+// The scan's inputs dequantized (step 5).
+SsmInputs ScanInputs(const QuantizedLayer& l, const at::Tensor& u, const at::Tensor& dt_q, const at::Tensor& x_dbl_q,
+                     const at::Tensor& z_q) {
+  const int64_t N = l.A_log.size(1), R = l.dt_proj.weight.size(1);
+  SsmInputs in;
+  in.u = u;
+  in.dt_raw = Dequantize(dt_q, l.dt_scale);
+  in.dt_bias = Dequantize(l.dt_bias, l.dt_bias_scale);
+  in.A = -at::exp(Dequantize(l.A_log, l.A_scale));
+  in.Bm = Dequantize(x_dbl_q.narrow(-1, R, N).contiguous(), l.B_scale);
+  in.Cm = Dequantize(x_dbl_q.narrow(-1, R + N, N).contiguous(), l.C_scale);
+  in.D = Dequantize(l.D, l.D_scale);
+  in.z = Dequantize(z_q.contiguous(), l.z_scale);
+  return in;
+}
+
+// dt's capture: the framework's softplus (threshold 20); the kernel variant computes its own inside the scan.
+at::Tensor DtValue(const at::Tensor& dt_raw, const at::Tensor& dt_bias) {
+  return at::softplus(dt_raw + dt_bias, 1, 20);
+}
+
+// dt_proj (step 4): int8 dt from x_proj's int8 output.
+at::Tensor DtProj(const QuantizedLayer& l, const at::Tensor& x_dbl_q) {
+  const int64_t R = l.dt_proj.weight.size(1);
+  return W8A8LinearInt8(x_dbl_q.narrow(-1, 0, R).contiguous(), l.dt_proj.weight, l.dt_proj.alpha);
+}
+
+// Step 6: the int8 quantization (RHAZ, s_oin) of the Hadamard-rotated scan output, saturating or wrapping;
+// *overflows counts the values beyond the range either way.
+at::Tensor HadamardCodes(const QuantizedLayer& l, const ModeSpec& mode, const at::Tensor& y_had, int64_t* overflows) {
+  const at::Tensor wrapped = QuantizeInt8Wrapping(y_had, l.had_scale, kRhaz, overflows);
+  return mode.out_proj_input == Int8Overflow::kWrap ? wrapped : QuantizeInt8(y_had, l.had_scale, kRhaz);
+}
+
+}  // namespace
+
+const std::vector<QuantStageInfo>& AllQuantStages() {
+  using P = CapturePoint;
+  static const std::vector<QuantStageInfo> kStages = {
+      {QuantStage::kNorm, "norm", {P::kMixerInput}, P::kMixerInput},
+      {QuantStage::kInProj, "in_proj", {P::kMixerInput}, P::kInProjOutput},
+      {QuantStage::kConv1d, "conv1d", {P::kConv1dInput}, P::kConv1dOutput},
+      {QuantStage::kXProj, "x_proj", {P::kConv1dOutput}, P::kXProjOutput},
+      {QuantStage::kDtProj, "dt_proj", {P::kXProjOutput}, P::kDt},
+      {QuantStage::kSsm, "ssm", {P::kSsmInput, P::kDt, P::kXProjOutput, P::kInProjOutput}, P::kSsmOutput},
+      {QuantStage::kHadamard, "hadamard", {P::kSsmOutput}, P::kOutProjInput},
+      {QuantStage::kOutProj, "out_proj", {P::kOutProjInput}, P::kMixerOutput},
+  };
+  return kStages;
+}
+
 QuantizedWeights QuantizeCheckpoint(const Checkpoint& checkpoint, const std::vector<std::vector<int32_t>>& samples,
                                     const CalibrationOptions& options, const std::string& calibration_device) {
   const Checkpoint rotated = RotateAndFuse(checkpoint);
@@ -135,22 +261,11 @@ QuantizedMamba::QuantizedMamba(QuantizedWeights weights, at::Device device)
 
 void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, CaptureSink& sink,
                              ForwardCounters* counters) const {
-  if (mode.weights != WeightSet::kQuantized) {
-    throw Error(ErrorKind::kInternal, "mode \"" + mode.name + "\" is a float mode, given to the quantized model");
-  }
-  if (mode.x_proj_input == StageInput::kAsProduced && mode.conv_output == ConvOutput::kFp32) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "mode \"" + mode.name + "\": x_proj takes int8, so an fp32 conv1d output needs xproj_in=requant");
-  }
+  CheckMode(mode);
   const MambaConfig& c = weights_.config;
   const int64_t batch = ids.size(0), seqlen = ids.size(1);
-  const int64_t E = c.d_inner, N = c.d_state, R = c.dt_rank;
   const int last = sink.LastLayerNeeded(static_cast<int>(c.n_layer));
-  constexpr auto kRne = Rounding::kHalfToEven;
-  constexpr auto kRhaz = Rounding::kHalfAwayFromZero;
 
-  // Captures in the FP basis (MODES.md §4): x·Ĥ un-rotates (Ĥ is symmetric and its own inverse).
-  auto unrotate = [](const at::Tensor& x, const at::Tensor& h) { return at::matmul(x.to(at::kFloat), h); };
   auto int8_described = [](double scale, const char* name) {
     CaptureDescription d;
     d.dtype = "int8";
@@ -174,66 +289,37 @@ void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, Captur
     if (sink.Wants(i, CapturePoint::kMixerInput)) {
       CaptureDescription d = int8_described(l.norm_output_scale, "s_in");
       d.unrotated = true;
-      at::Tensor x = unrotate(Dequantize(x_q, l.norm_output_scale), h_model_);
-      if (l.gamma.defined()) {
-        x = x * l.gamma;
-        d.gamma_applied = true;
-      }
-      sink.Put(i, CapturePoint::kMixerInput, x, d);
+      d.gamma_applied = l.gamma.defined();
+      sink.Put(i, CapturePoint::kMixerInput, MixerInputValue(l, x_q), d);
     }
 
     // 2. in_proj, int8 output (RNE, s_xz); x and z halves.
-    const at::Tensor xz_q = W8A8LinearInt8(x_q, l.in_proj.weight, l.in_proj.alpha);
-    const at::Tensor z_q = xz_q.narrow(-1, E, E);
-    at::Tensor conv_in_q = xz_q.narrow(-1, 0, E).contiguous();
-    float conv_in_scale = l.conv_input_scale;
-    at::Tensor x_float;  // in_proj's float x half, for a dynamically requantized conv input (mode 3)
-    if (mode.conv_input == ConvInput::kFloatDynamic) {
-      // MODES.md §3: the x half before in_proj's int8 quantization, v = (s_W·s_in)·acc in fp32, requantized
-      // with s = max(max|x|, 1e-5) / 127 of this call (RNE, as framework requantization).
-      const float scale = l.in_proj.b * l.norm_output_scale;
-      x_float = W8A8LinearFloat(x_q, l.in_proj.weight.narrow(0, 0, E), scale, at::kFloat);
-      conv_in_scale = std::max(x_float.abs().max().item<float>(), 1e-5f) / 127.0f;
-      conv_in_q = QuantizeInt8(x_float, conv_in_scale, kRne);
-    }
+    const InProjOutput in_proj = InProj(l, mode, x_q);
     if (sink.Wants(i, CapturePoint::kInProjOutput)) {
-      const at::Tensor x = x_float.defined() ? x_float : Dequantize(xz_q.narrow(-1, 0, E), l.conv_input_scale);
       CaptureDescription d = int8_described(l.conv_input_scale, "s_xz");
-      if (x_float.defined()) d.dtype = "fp32 x, int8 z";
-      sink.Put(i, CapturePoint::kInProjOutput, at::cat({x, Dequantize(z_q, l.z_scale)}, -1), d);
+      if (in_proj.x_float.defined()) d.dtype = "fp32 x, int8 z";
+      sink.Put(i, CapturePoint::kInProjOutput, InProjValue(l, in_proj), d);
     }
-    sink.Put(i, CapturePoint::kConv1dInput, Dequantize(conv_in_q, conv_in_scale),
-             int8_described(conv_in_scale, x_float.defined() ? "dynamic" : "s_xz"));
+    sink.Put(i, CapturePoint::kConv1dInput, Dequantize(in_proj.conv_in_q, in_proj.conv_in_scale),
+             int8_described(in_proj.conv_in_scale, in_proj.x_float.defined() ? "dynamic" : "s_xz"));
 
     // 3. conv1d + SiLU: int8 codes (RHAZ, s_u) or the fp32 value.
-    const float s_u = l.conv_output_scale;
-    at::Tensor u_q, conv_float;  // codes when the conv quantizes its output; the float value the consumers see
-    if (mode.conv_output == ConvOutput::kFp32) {
-      conv_float = QConv1dSiluFloat(conv_in_q, l.conv_weight, l.conv_bias, conv_in_scale, l.conv_weight_scale,
-                                    l.conv_bias_scale);
-      sink.Put(i, CapturePoint::kConv1dOutput, conv_float, fp32_described);
-    } else {
-      u_q = QConv1dSiluInt8(conv_in_q, l.conv_weight, l.conv_bias, conv_in_scale, l.conv_weight_scale,
-                            l.conv_bias_scale, s_u);
-      conv_float = Dequantize(u_q, s_u);
-      CaptureDescription d = int8_described(s_u, "s_u");
-      if (mode.conv_output == ConvOutput::kInt8Grid) d.dtype = "fp32 on the int8 grid";
-      sink.Put(i, CapturePoint::kConv1dOutput, conv_float, d);
+    const ConvResult conv = Conv(l, mode, in_proj.conv_in_q, in_proj.conv_in_scale);
+    CaptureDescription conv_described = fp32_described;
+    if (conv.u_q.defined()) {
+      conv_described = int8_described(l.conv_output_scale, "s_u");
+      if (mode.conv_output == ConvOutput::kInt8Grid) conv_described.dtype = "fp32 on the int8 grid";
     }
+    sink.Put(i, CapturePoint::kConv1dOutput, conv.value, conv_described);
     // Path A (x_proj) and path B (the scan's u), MODES.md §3.
-    const at::Tensor x_proj_in =
-        mode.x_proj_input == StageInput::kAsProduced ? u_q : QuantizeInt8(conv_float, s_u, kRne);
-    at::Tensor u;
+    const at::Tensor x_proj_in = XProjInput(l, mode, conv);
+    const at::Tensor u = SsmU(l, mode, conv);
     CaptureDescription u_described = fp32_described;
     if (mode.ssm_input == StageInput::kRequantRne) {
-      u = Dequantize(QuantizeInt8(conv_float, s_u, kRne), l.u_scale);
       u_described = int8_described(l.u_scale, "s_u");
-    } else if (u_q.defined()) {
-      u = Dequantize(u_q, l.u_scale);
+    } else if (conv.u_q.defined()) {
       u_described = int8_described(l.u_scale, "s_u");
-      if (mode.conv_output == ConvOutput::kInt8Grid) u_described.dtype = "fp32 on the int8 grid";
-    } else {
-      u = conv_float;
+      u_described.dtype = conv_described.dtype;
     }
     sink.Put(i, CapturePoint::kSsmInput, u, u_described);
 
@@ -242,36 +328,23 @@ void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, Captur
     if (sink.Wants(i, CapturePoint::kXProjOutput)) {
       sink.Put(i, CapturePoint::kXProjOutput, Dequantize(x_dbl_q, l.B_scale), int8_described(l.B_scale, "s_xdbl"));
     }
-    const at::Tensor dt_q = W8A8LinearInt8(x_dbl_q.narrow(-1, 0, R).contiguous(), l.dt_proj.weight, l.dt_proj.alpha);
+    const at::Tensor dt_q = DtProj(l, x_dbl_q);
 
     // 5. The scan on dequantized inputs; its output is fp16 in every variant (MODES.md §2.3 step 5, §3).
-    SsmInputs in;
-    in.u = u;
-    in.dt_raw = Dequantize(dt_q, l.dt_scale);
-    in.dt_bias = Dequantize(l.dt_bias, l.dt_bias_scale);
-    in.A = -at::exp(Dequantize(l.A_log, l.A_scale));
-    in.Bm = Dequantize(x_dbl_q.narrow(-1, R, N).contiguous(), l.B_scale);
-    in.Cm = Dequantize(x_dbl_q.narrow(-1, R + N, N).contiguous(), l.C_scale);
-    in.D = Dequantize(l.D, l.D_scale);
-    in.z = Dequantize(z_q.contiguous(), l.z_scale);
-    if (sink.Wants(i, CapturePoint::kDt)) {
-      // The framework's softplus (threshold 20); the kernel variant computes its own inside the scan.
-      sink.Put(i, CapturePoint::kDt, at::softplus(in.dt_raw + in.dt_bias, 1, 20), fp32_described);
-    }
+    const SsmInputs in = ScanInputs(l, u, dt_q, x_dbl_q, in_proj.z_q);
+    if (sink.Wants(i, CapturePoint::kDt))
+      sink.Put(i, CapturePoint::kDt, DtValue(in.dt_raw, in.dt_bias), fp32_described);
     const at::Tensor y = SsmScan(in, mode.ssm).to(at::kHalf);
     sink.Put(i, CapturePoint::kSsmOutput, y, fp16_described);
 
     // 6. Hadamard of y and its int8 quantization (RHAZ, s_oin): saturating or wrapping.
-    const at::Tensor y_had = ApplyHadamard(y);
     int64_t overflows = 0;
-    const at::Tensor wrapped = QuantizeInt8Wrapping(y_had, l.had_scale, kRhaz, &overflows);
-    const at::Tensor y_q =
-        mode.out_proj_input == Int8Overflow::kWrap ? wrapped : QuantizeInt8(y_had, l.had_scale, kRhaz);
+    const at::Tensor y_q = HadamardCodes(l, mode, ApplyHadamard(y), &overflows);
     if (counters) counters->out_proj_input_overflows += overflows;
     if (sink.Wants(i, CapturePoint::kOutProjInput)) {
       CaptureDescription d = int8_described(l.had_scale, "s_oin");
       d.unrotated = true;
-      sink.Put(i, CapturePoint::kOutProjInput, unrotate(Dequantize(y_q, l.had_scale), h_inner_), d);
+      sink.Put(i, CapturePoint::kOutProjInput, Unrotate(Dequantize(y_q, l.had_scale), h_inner_), d);
     }
 
     // 7. out_proj, fp16 output in the rotated basis.
@@ -279,12 +352,12 @@ void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, Captur
     if (sink.Wants(i, CapturePoint::kMixerOutput)) {
       CaptureDescription d = fp16_described;
       d.unrotated = true;
-      sink.Put(i, CapturePoint::kMixerOutput, unrotate(h, h_model_), d);
+      sink.Put(i, CapturePoint::kMixerOutput, Unrotate(h, h_model_), d);
     }
     if (sink.Wants(i, CapturePoint::kBlockOutput)) {
       CaptureDescription d = fp32_described;
       d.unrotated = true;
-      sink.Put(i, CapturePoint::kBlockOutput, unrotate(r + h.to(at::kFloat), h_model_), d);
+      sink.Put(i, CapturePoint::kBlockOutput, Unrotate(r + h.to(at::kFloat), h_model_), d);
     }
   }
   if (!sink.keep_logits()) return;
@@ -293,6 +366,95 @@ void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, Captur
   r = r + h.to(at::kFloat);
   const at::Tensor normed = (QRmsNormFloat(r, c.norm_eps) * weights_.norm_f.to(at::kFloat)).to(at::kHalf);
   sink.logits = at::linear(normed.to(at::kFloat), weights_.lm_head.to(at::kFloat)).to(at::kHalf).to(at::kFloat);
+}
+
+void QuantizedMamba::CheckMode(const ModeSpec& mode) const {
+  if (mode.weights != WeightSet::kQuantized) {
+    throw Error(ErrorKind::kInternal, "mode \"" + mode.name + "\" is a float mode, given to the quantized model");
+  }
+  if (mode.x_proj_input == StageInput::kAsProduced && mode.conv_output == ConvOutput::kFp32) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "mode \"" + mode.name + "\": x_proj takes int8, so an fp32 conv1d output needs xproj_in=requant");
+  }
+}
+
+at::Tensor QuantizedMamba::MixerInputValue(const QuantizedLayer& l, const at::Tensor& x_q) const {
+  const at::Tensor x = Unrotate(Dequantize(x_q, l.norm_output_scale), h_model_);
+  return l.gamma.defined() ? x * l.gamma : x;
+}
+
+at::Tensor QuantizedMamba::RunStage(int layer, QuantStage stage, const ModeSpec& mode,
+                                    const std::map<CapturePoint, at::Tensor>& inputs) const {
+  CheckMode(mode);
+  if (layer < 0 || layer >= static_cast<int>(weights_.layers.size())) {
+    throw Error(ErrorKind::kInvalidArgument, "layer " + std::to_string(layer) + " is out of range [0, " +
+                                                 std::to_string(weights_.layers.size()) + ")");
+  }
+  const QuantizedLayer& l = weights_.layers[layer];
+  const int64_t E = weights_.config.d_inner;
+  auto input = [&](CapturePoint point) {
+    const auto found = inputs.find(point);
+    if (found == inputs.end()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  std::string("RunStage: the input capture ") + CapturePointName(point) + " is missing");
+    }
+    return found->second.to(device_).to(at::kFloat).contiguous();
+  };
+  // The norm codes from a mixer_input capture: γ divided out, rotated, RNE with s_in (step 1).
+  auto norm_codes = [&] {
+    at::Tensor x = input(CapturePoint::kMixerInput);
+    if (l.gamma.defined()) x = x / l.gamma;
+    return QuantizeInt8(ApplyHadamard(x), l.norm_output_scale, kRne);
+  };
+  // A conv1d output as its consumers take it: the conv's own RHAZ codes, unless it outputs fp32.
+  auto conv_output = [&](CapturePoint point) {
+    ConvResult conv;
+    conv.value = input(point);
+    if (mode.conv_output != ConvOutput::kFp32) {
+      conv.u_q = QuantizeInt8(conv.value, l.conv_output_scale, kRhaz);
+      conv.value = Dequantize(conv.u_q, l.conv_output_scale);
+    }
+    return conv;
+  };
+  // x_proj's int8 output from an x_proj_output capture (RNE, s_xdbl).
+  auto x_dbl_codes = [&] { return QuantizeInt8(input(CapturePoint::kXProjOutput), l.B_scale, kRne); };
+
+  switch (stage) {
+    case QuantStage::kNorm: return MixerInputValue(l, norm_codes());
+    case QuantStage::kInProj: return InProjValue(l, InProj(l, mode, norm_codes()));
+    case QuantStage::kConv1d: {
+      const at::Tensor x = input(CapturePoint::kConv1dInput);
+      const float scale = mode.conv_input == ConvInput::kFloatDynamic ? DynamicScale(x) : l.conv_input_scale;
+      return Conv(l, mode, QuantizeInt8(x, scale, kRne), scale).value;
+    }
+    case QuantStage::kXProj:
+      return Dequantize(W8A8LinearInt8(XProjInput(l, mode, conv_output(CapturePoint::kConv1dOutput)), l.x_proj.weight,
+                                       l.x_proj.alpha),
+                        l.B_scale);
+    case QuantStage::kDtProj:
+      return DtValue(Dequantize(DtProj(l, x_dbl_codes()), l.dt_scale), Dequantize(l.dt_bias, l.dt_bias_scale));
+    case QuantStage::kSsm: {
+      // dt_proj's int8 output from the dt capture: softplus inverted (fp64; threshold 20), the bias taken off.
+      const at::Tensor dt = input(CapturePoint::kDt).to(at::kDouble);
+      const at::Tensor dt_bias = Dequantize(l.dt_bias, l.dt_bias_scale).to(at::kDouble);
+      const at::Tensor dt_raw = at::where(dt > 20, dt, at::log(at::expm1(dt))) - dt_bias;
+      const at::Tensor dt_q = QuantizeInt8(dt_raw.to(at::kFloat), l.dt_scale, kRne);
+      const at::Tensor z_q = QuantizeInt8(input(CapturePoint::kInProjOutput).narrow(-1, E, E), l.z_scale, kRne);
+      const SsmInputs in = ScanInputs(l, SsmU(l, mode, conv_output(CapturePoint::kSsmInput)), dt_q, x_dbl_codes(), z_q);
+      return SsmScan(in, mode.ssm).to(at::kHalf).to(at::kFloat);
+    }
+    case QuantStage::kHadamard: {
+      int64_t overflows = 0;
+      const at::Tensor y = input(CapturePoint::kSsmOutput).to(at::kHalf);
+      return Unrotate(Dequantize(HadamardCodes(l, mode, ApplyHadamard(y), &overflows), l.had_scale), h_inner_);
+    }
+    case QuantStage::kOutProj: {
+      int64_t overflows = 0;
+      const at::Tensor y_q = HadamardCodes(l, mode, ApplyHadamard(input(CapturePoint::kOutProjInput)), &overflows);
+      return Unrotate(W8A8LinearFloat(y_q, l.out_proj.weight, l.out_proj.alpha, at::kHalf), h_model_);
+    }
+  }
+  throw Error(ErrorKind::kInternal, "RunStage: unknown stage");
 }
 
 }  // namespace layerscope

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "core/model/checkpoint.h"
@@ -62,6 +63,19 @@ struct ForwardCounters {
 QuantizedWeights QuantizeCheckpoint(const Checkpoint& checkpoint, const std::vector<std::vector<int32_t>>& samples,
                                     const CalibrationOptions& options, const std::string& calibration_device);
 
+// The stages of one quantized layer (MODES.md §2.3), in data-flow order; ModeSpec::QuantizedStages() lists them.
+enum class QuantStage { kNorm, kInProj, kConv1d, kXProj, kDtProj, kSsm, kHadamard, kOutProj };
+
+struct QuantStageInfo {
+  QuantStage stage;
+  const char* name;                  // "norm", "in_proj", ..., as ModeSpec::QuantizedStages() names them
+  std::vector<CapturePoint> inputs;  // the captures RunStage takes the stage's inputs from
+  CapturePoint output;               // the capture of the stage's output
+};
+
+// Every stage, in data-flow order.
+const std::vector<QuantStageInfo>& AllQuantStages();
+
 class QuantizedMamba {
  public:
   // Moves `weights` onto `device`. Throws Error(kInvalidArgument) when shapes or dtypes disagree with the config.
@@ -73,7 +87,21 @@ class QuantizedMamba {
   // FP model's basis and units, each described in sink.descriptions.
   void Forward(const at::Tensor& ids, const ModeSpec& mode, CaptureSink& sink, ForwardCounters* counters) const;
 
+  // Runs one stage of `layer` alone under `mode` on activations of any run (`inputs`: the captures the stage's
+  // QuantStageInfo names, fp32 [B, L, C] in the FP basis and units, e.g. the fp32 reference's). Each input first
+  // goes through the quantization `mode` gives it in Forward (the rounding of the stage that produced it: in_proj's
+  // RNE for conv1d's input, the conv's RHAZ or the requantization for x_proj's and the scan's, ...), then the stage
+  // computes as in Forward, and its output is returned as Forward captures it. Throws Error(kInvalidArgument) for a
+  // missing input or a layer out of range.
+  at::Tensor RunStage(int layer, QuantStage stage, const ModeSpec& mode,
+                      const std::map<CapturePoint, at::Tensor>& inputs) const;
+
  private:
+  // Throws unless `mode` runs the W8A8 weights with an input x_proj can take.
+  void CheckMode(const ModeSpec& mode) const;
+  // mixer_input's capture from the norm codes: dequantized, un-rotated, multiplied by γ (MODES.md §4).
+  at::Tensor MixerInputValue(const QuantizedLayer& l, const at::Tensor& x_q) const;
+
   QuantizedWeights weights_;
   at::Device device_;
   at::Tensor h_model_, h_inner_;  // Ĥ(d_model), Ĥ(d_inner), fp32, for un-rotating captures

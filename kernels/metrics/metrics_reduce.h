@@ -8,19 +8,16 @@
 //
 // Determinism: a CUDA reduction of the same inputs on the same device gives bit-identical PairMoments. Each
 // thread adds its pairs in index order, the grid size is a function of n and the multiprocessor count only, each
-// block merges its threads in a fixed tree, the per-block results are merged in block-index order by one block,
-// and no floating-point atomics are used (the order statistics count with integer atomics, exact in any order).
+// block merges its threads in a fixed tree, the last block to finish merges the per-block results in a fixed
+// order, and no floating-point atomics are used (the order statistics count with integer atomics, exact in any
+// order).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
-#if defined(__CUDACC__)
-#define LAYERSCOPE_HOST_DEVICE __host__ __device__
-#else
-#define LAYERSCOPE_HOST_DEVICE
-#endif
+#include "kernels/common/host_device.h"
 
 namespace layerscope {
 

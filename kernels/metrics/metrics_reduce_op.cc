@@ -7,7 +7,7 @@
 #include "core/util/error.h"
 
 #ifdef LAYERSCOPE_WITH_CUDA
-#include <c10/cuda/CUDAStream.h>
+#include "kernels/common/cuda_stream.h"
 #endif
 
 namespace layerscope {
@@ -22,8 +22,6 @@ void CheckPopulation(const at::Tensor& abs_diff, const char* what) {
 }
 
 #ifdef LAYERSCOPE_WITH_CUDA
-void* CurrentStream(const at::Tensor& on) { return c10::cuda::getCurrentCUDAStream(on.device().index()).stream(); }
-
 // Device scratch from the caching allocator: no cudaMalloc per call.
 at::Tensor DeviceBytes(const at::Tensor& on, size_t bytes) {
   return at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions().dtype(at::kByte).device(on.device()));
@@ -55,7 +53,7 @@ PairMoments ReducePairs(const at::Tensor& ref, const at::Tensor& mode, const at:
   const at::Tensor workspace = DeviceBytes(r, ReducePairsCudaWorkspaceBytes());
   const at::Tensor result = DeviceBytes(r, sizeof(PairMoments));
   ReducePairsCuda(r.data_ptr<float>(), m.data_ptr<float>(), r.numel(), abs_out, workspace.data_ptr(),
-                  static_cast<PairMoments*>(result.data_ptr()), CurrentStream(r));
+                  static_cast<PairMoments*>(result.data_ptr()), CurrentCudaStream(r));
   const at::Tensor host = result.cpu();  // on the current stream, after the kernels
   PairMoments moments;
   std::memcpy(&moments, host.data_ptr(), sizeof moments);
@@ -86,7 +84,7 @@ std::vector<float> AbsDiffOrderStatistics(const at::Tensor& abs_diff, const std:
   const at::Tensor workspace = DeviceBytes(abs_diff, AbsDiffOrderStatisticsCudaWorkspaceBytes());
   const at::Tensor out = at::empty({k}, abs_diff.options());
   AbsDiffOrderStatisticsCuda(abs_diff.data_ptr<float>(), abs_diff.numel(), ranks.data(), k, out.data_ptr<float>(),
-                             workspace.data_ptr(), CurrentStream(abs_diff));
+                             workspace.data_ptr(), CurrentCudaStream(abs_diff));
   const at::Tensor host = out.cpu();
   std::memcpy(values.data(), host.data_ptr<float>(), values.size() * sizeof(float));
   return values;

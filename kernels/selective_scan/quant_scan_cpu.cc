@@ -2,29 +2,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <vector>
 
 #include "kernels/selective_scan/quant_scan.h"
 
 namespace layerscope {
 namespace {
-
-constexpr float kLog2e = 1.4426950408889634f;
-
-// __expf's formula: exp(x) = 2^(x·log2 e).
-float FastExp(float x) { return std::exp2(x * kLog2e); }
-
-float SoftplusKernel(float v) { return v <= 20.0f ? std::log1p(FastExp(v)) : v; }
-float SoftplusFramework(float v) { return v <= 20.0f ? std::log1p(std::exp(v)) : v; }
-
-// One scan element: h ← a·h + b.
-struct Pair {
-  float a, b;
-};
-
-// (x0 then x1): a = a1·a0, b = a1·b0 + b1 as one fused multiply-add (what nvcc emits for the kernel's operator).
-Pair Combine(Pair x0, Pair x1) { return Pair{x1.a * x0.a, std::fma(x1.a, x0.b, x1.b)}; }
 
 // Reads the row-th (batch, channel) pair's strided series.
 struct Row {
@@ -40,19 +23,19 @@ Row RowOf(const QuantScanArgs& a, int64_t row) { return Row{row / a.channels, ro
 void QuantScanKernelCpu(const QuantScanArgs& a, int64_t row_begin, int64_t row_end) {
   const int64_t L = a.seqlen, N = a.state;
   std::vector<float> delta_u(L), delta(L), out(L), h(L);
-  std::vector<Pair> items(kQuantScanChunk);
-  std::array<Pair, kQuantScanThreads> agg, next;
+  std::vector<QuantScanPair> items(kQuantScanChunk);
+  std::array<QuantScanPair, kQuantScanThreads> agg, next;
   for (int64_t row = row_begin; row < row_end; ++row) {
     const Row r = RowOf(a, row);
     for (int64_t t = 0; t < L; ++t) {
       const int64_t i = r.Io(a, t);
-      delta[t] = SoftplusKernel(a.dt_raw[i] + a.dt_bias[r.e]);
+      delta[t] = SoftplusKernelVariant(a.dt_raw[i] + a.dt_bias[r.e]);
       delta_u[t] = delta[t] * a.u[i];
       out[t] = a.D[r.e] * a.u[i];
     }
     for (int64_t n = 0; n < N; ++n) {
-      const float A2 = a.A[r.e * N + n] * kLog2e;
-      Pair carry{1.0f, 0.0f};
+      const float A2 = a.A[r.e * N + n] * kQuantScanLog2e;
+      QuantScanPair carry{1.0f, 0.0f};
       for (int64_t t0 = 0; t0 < L; t0 += kQuantScanChunk) {
         // Steps past the end are the identity (1, 0). Threads made only of such steps have the identity as
         // aggregate and their outputs are unused, so they are not computed; the 128-wide tree below still runs
@@ -60,38 +43,39 @@ void QuantScanKernelCpu(const QuantScanArgs& a, int64_t row_begin, int64_t row_e
         const int64_t active = std::min(kQuantScanThreads, (L - t0 + kQuantScanItems - 1) / kQuantScanItems);
         for (int64_t k = 0; k < active * kQuantScanItems; ++k) {
           const int64_t t = t0 + k;
-          items[k] = t < L ? Pair{std::exp2(delta[t] * A2), a.B[r.Is(a, t, n)] * delta_u[t]} : Pair{1.0f, 0.0f};
+          items[k] = t < L ? QuantScanPair{Fp32Exp2(delta[t] * A2), a.B[r.Is(a, t, n)] * delta_u[t]}
+                           : QuantScanPair{1.0f, 0.0f};
         }
         for (int64_t j = 0; j < kQuantScanThreads; ++j) {
-          Pair acc{1.0f, 0.0f};
+          QuantScanPair acc{1.0f, 0.0f};
           if (j < active) {
             acc = items[j * kQuantScanItems];
-            for (int64_t k = 1; k < kQuantScanItems; ++k) acc = Combine(acc, items[j * kQuantScanItems + k]);
+            for (int64_t k = 1; k < kQuantScanItems; ++k) acc = CombineScanPairs(acc, items[j * kQuantScanItems + k]);
           }
           agg[j] = acc;
         }
         for (int64_t offset = 1; offset < kQuantScanThreads; offset *= 2) {
           for (int64_t j = 0; j < kQuantScanThreads; ++j)
-            next[j] = j >= offset ? Combine(agg[j - offset], agg[j]) : agg[j];
+            next[j] = j >= offset ? CombineScanPairs(agg[j - offset], agg[j]) : agg[j];
           agg = next;
         }
         for (int64_t j = 0; j < active; ++j) {
-          Pair prefix = j == 0 ? carry : Combine(carry, agg[j - 1]);
+          QuantScanPair prefix = j == 0 ? carry : CombineScanPairs(carry, agg[j - 1]);
           for (int64_t k = 0; k < kQuantScanItems; ++k) {
             const int64_t t = t0 + j * kQuantScanItems + k;
-            prefix = Combine(prefix, items[j * kQuantScanItems + k]);
+            prefix = CombineScanPairs(prefix, items[j * kQuantScanItems + k]);
             if (t < L) h[t] = prefix.b;
           }
         }
-        carry = Combine(carry, agg[kQuantScanThreads - 1]);
+        carry = CombineScanPairs(carry, agg[kQuantScanThreads - 1]);
       }
-      for (int64_t t = 0; t < L; ++t) out[t] = std::fma(h[t], a.C[r.Is(a, t, n)], out[t]);
+      for (int64_t t = 0; t < L; ++t) out[t] = ::fmaf(h[t], a.C[r.Is(a, t, n)], out[t]);
       if (a.last_state != nullptr && L > 0) a.last_state[(r.b * a.channels + r.e) * N + n] = h[L - 1];
     }
     for (int64_t t = 0; t < L; ++t) {
       const int64_t i = r.Io(a, t);
       const float z = a.z[i];
-      const float gated = out[t] * (z / (1.0f + FastExp(-z)));
+      const float gated = out[t] * (z / (1.0f + QuantScanFastExp(-z)));
       a.y[i] = static_cast<float>(c10::Half(gated));
     }
   }
@@ -106,16 +90,16 @@ void QuantScanFrameworkCpu(const QuantScanArgs& a, int64_t row_begin, int64_t ro
     std::fill(h.begin(), h.end(), 0.0f);
     for (int64_t t = 0; t < L; ++t) {
       const int64_t i = r.Io(a, t);
-      const float delta = SoftplusFramework(a.dt_raw[i] + a.dt_bias[r.e]);
+      const float delta = SoftplusFrameworkVariant(a.dt_raw[i] + a.dt_bias[r.e]);
       const float delta_u = delta * a.u[i];
       float acc = 0.0f;
       for (int64_t n = 0; n < N; ++n) {
-        h[n] = std::exp(delta * A[n]) * h[n] + delta_u * a.B[r.Is(a, t, n)];
+        h[n] = Fp32Exp(delta * A[n]) * h[n] + delta_u * a.B[r.Is(a, t, n)];
         acc += h[n] * a.C[r.Is(a, t, n)];
       }
       const float y = acc + a.u[i] * a.D[r.e];
       const float z = a.z[i];
-      a.y[i] = y * (z / (1.0f + std::exp(-z)));
+      a.y[i] = y * (z / (1.0f + Fp32Exp(-z)));
     }
     if (a.last_state != nullptr && L > 0) std::copy(h.begin(), h.end(), a.last_state + row * N);
   }
@@ -129,9 +113,9 @@ void QuantScanReferenceCpu(const QuantScanArgs& a, int64_t row_begin, int64_t ro
     const float* A = a.A + r.e * N;
     for (int64_t t = 0; t < L; ++t) {
       const int64_t i = r.Io(a, t);
-      const float delta = SoftplusFramework(a.dt_raw[i] + a.dt_bias[r.e]);
+      const float delta = SoftplusFrameworkVariant(a.dt_raw[i] + a.dt_bias[r.e]);
       for (int64_t n = 0; n < N; ++n) {
-        dA[t * N + n] = std::exp(delta * A[n]);
+        dA[t * N + n] = Fp32Exp(delta * A[n]);
         dBu[t * N + n] = (delta * a.B[r.Is(a, t, n)]) * a.u[i];
       }
     }
@@ -145,7 +129,7 @@ void QuantScanReferenceCpu(const QuantScanArgs& a, int64_t row_begin, int64_t ro
       }
       const float y = acc + a.u[i] * a.D[r.e];
       const float z = a.z[i];
-      a.y[i] = y * (z / (1.0f + std::exp(-z)));
+      a.y[i] = y * (z / (1.0f + Fp32Exp(-z)));
     }
     if (a.last_state != nullptr && L > 0) std::copy(h.begin(), h.end(), a.last_state + row * N);
   }

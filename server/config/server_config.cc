@@ -1,13 +1,23 @@
 #include "server/config/server_config.h"
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <istream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 
 namespace layerscope::server {
 namespace {
+
+constexpr double kBytesPerGib = 1 << 30;
+
+std::string GibText(int64_t bytes) {
+  std::ostringstream text;
+  text << bytes / kBytesPerGib;
+  return text.str();
+}
 
 // CLI11 reads TOML/INI config files; this reads a flat JSON object instead. Each key is a long flag name and each
 // value a string, number or boolean (arrays give several values).
@@ -62,14 +72,18 @@ void AddServerOptions(CLI::App& app, ServerConfig* config) {
   app.allow_config_extras(CLI::config_extras_mode::error);
 
   app.add_option("--model", config->model_dir, "checkpoint folder to hold resident (default: the embedded model)");
-  app.add_option("--device", config->device, "cpu, cuda or cuda:N")
+  app.add_option("--device", config->device,
+                 "cpu, cuda (every visible GPU) or a list such as cuda:0,cuda:1; jobs spread their modes over the "
+                 "devices (a device may repeat: cpu,cpu is two CPU workers)")
       ->capture_default_str()
       ->check(CLI::Validator(
-          [](std::string& device) {
-            static const std::regex kDevice("cpu|cuda|cuda:[0-9]+");
-            return std::regex_match(device, kDevice) ? std::string() : "must be cpu, cuda or cuda:N";
+          [](std::string& devices) {
+            static const std::regex kDevices("(cpu|cuda|cuda:[0-9]+)(,(cpu|cuda|cuda:[0-9]+))*");
+            return std::regex_match(devices, kDevices)
+                       ? std::string()
+                       : "must be cpu, cuda or cuda:N, or a comma-separated list of them";
           },
-          "DEVICE"));
+          "DEVICE[,DEVICE...]"));
   app.add_option("--listen", config->listen, "HOST:PORT to serve on; port 0 picks a free port")
       ->capture_default_str()
       ->check(CLI::Validator(
@@ -134,7 +148,22 @@ void AddServerOptions(CLI::App& app, ServerConfig* config) {
   app.add_option("--max-tokens", config->limits.max_tokens, "largest samples x seq_len a comparison may ask for")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--max-concurrent", config->limits.max_concurrent, "comparisons that run at once")
+  // GiB on the command line and in the JSON file, bytes in the budget.
+  auto add_gib_option = [&app](const std::string& name, int64_t* bytes, const std::string& description) {
+    app.add_option_function<double>(
+           name, [bytes](double gib) { *bytes = static_cast<int64_t>(std::llround(gib * kBytesPerGib)); }, description)
+        ->default_str(GibText(*bytes))
+        ->check(CLI::NonNegativeNumber);
+  };
+  add_gib_option("--compare-device-memory-gib", &config->compare_memory.device_bytes,
+                 "GPU memory one comparison may hold for its stored reference captures and exact percentile "
+                 "populations (more: the reference is recomputed per mode, then percentiles use the host)");
+  add_gib_option("--compare-host-memory-gib", &config->compare_memory.host_bytes,
+                 "host memory one comparison may hold for exact percentile populations and stored reference "
+                 "captures (more: percentiles become histogram estimates with a stated error, the reference is "
+                 "recomputed per mode)");
+  app.add_option("--max-concurrent", config->limits.max_concurrent,
+                 "comparisons (or shares of one) that run at once on each device")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--max-queued", config->limits.max_queued,
@@ -147,6 +176,11 @@ void AddServerOptions(CLI::App& app, ServerConfig* config) {
       ->check(CLI::PositiveNumber);
   app.add_option("--max-request-bytes", config->limits.max_request_bytes,
                  "largest request message (bounds uploaded datasets too)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-dataset-bytes", config->limits.max_dataset_bytes,
+                 "most bytes a dataset file (data.file or data.upload) may hold once decompressed; reading stops "
+                 "there")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--tokenizer", config->tokenizer,
@@ -172,11 +206,14 @@ std::string ConfigToJson(const ServerConfig& config) {
                       {"max-samples", config.limits.max_samples},
                       {"max-seq-len", config.limits.max_seq_len},
                       {"max-tokens", config.limits.max_tokens},
+                      {"compare-device-memory-gib", config.compare_memory.device_bytes / kBytesPerGib},
+                      {"compare-host-memory-gib", config.compare_memory.host_bytes / kBytesPerGib},
                       {"max-concurrent", config.limits.max_concurrent},
                       {"max-queued", config.limits.max_queued},
                       {"max-jobs-per-user", config.limits.max_jobs_per_user},
                       {"insecure-open", config.insecure_open},
                       {"max-request-bytes", config.limits.max_request_bytes},
+                      {"max-dataset-bytes", config.limits.max_dataset_bytes},
                       {"quantize", config.quantization.enabled},
                       {"calibration-samples", config.quantization.calibration_samples},
                       {"calibration-seq-len", config.quantization.calibration_seq_len},

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/compare/comparison.h"
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -19,8 +21,9 @@ struct ServerLimits {
   int max_samples = 10000;
   int max_seq_len = 65536;
   int64_t max_tokens = 8388608;  // samples x seq_len
-  // Comparisons that run at once; later ones wait in a queue. One by default: a comparison already uses every core
-  // (CPU) or saturates the GPU, and each running one holds its reference captures in memory.
+  // Comparisons that run at once on each device (a comparison spread over several devices takes one on each);
+  // later ones wait in a queue. One by default: a comparison already uses every core (CPU) or saturates the GPU,
+  // and each running one holds up to compare_memory (its reference captures and percentile populations).
   int max_concurrent = 1;
   // Comparisons that may wait for a slot; one more is refused with RESOURCE_EXHAUSTED (0: never wait).
   int max_queued = 8;
@@ -28,6 +31,9 @@ struct ServerLimits {
   int max_jobs_per_user = 8;
   // Largest request message (inline token ids and text travel in the request).
   int max_request_bytes = 64 << 20;
+  // Most bytes a dataset file (data.file or data.upload) may hold once decompressed: a 64 MiB gzip'd upload could
+  // otherwise inflate to 64 GiB in one document.
+  int64_t max_dataset_bytes = int64_t{1} << 30;
 };
 
 // How the W8A8 model is built at load (../shared/docs/MODES.md §2.2); the quantized modes run it.
@@ -45,8 +51,8 @@ struct QuantizationConfig {
 };
 
 struct ServerConfig {
-  std::string model_dir;  // empty: the embedded model
-  std::string device = "cpu";
+  std::string model_dir;       // empty: the embedded model
+  std::string device = "cpu";  // or "cuda" (every visible GPU), or a list: "cuda:0,cuda:1"
   std::string listen = "127.0.0.1:50051";
   std::string data_dir = "./layerscope-data";
   // Where CompareRequest.data.file names files (read-only to the server). Empty: <data_dir>/inputs, created at
@@ -65,6 +71,9 @@ struct ServerConfig {
   // HOST:PORT of the Prometheus text endpoint (GET /metrics); empty: none.
   std::string metrics_listen;
   ServerLimits limits;
+  // What one comparison may hold in device and host memory; past it the reference is recomputed and percentiles
+  // become histogram estimates (core/compare/comparison.h). In GiB on the command line.
+  CompareMemoryBudget compare_memory;
   QuantizationConfig quantization;
   // The model's HF tokenizer.json when the model's folder holds none (byte-level vocabularies need none).
   std::string tokenizer;

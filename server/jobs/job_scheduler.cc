@@ -31,8 +31,10 @@ const char* CodeName(ErrorKind kind) {
 struct JobWatch::Live {
   uint64_t version = 0;  // bumped at every change of the job's record or rows
   bool closed = false;   // the job ended (or the scheduler stopped running it)
-  // Set when the job ended but the store could not record it (e.g. disk full): watchers report this failure.
+  // Set when the job ended but the store could not record it (e.g. disk full): watchers report this failure, with
+  // the code of the store's error (RESOURCE_EXHAUSTED for a full disk: the client can retry once there is space).
   std::string unrecorded_end;
+  std::string unrecorded_code;
   std::condition_variable cv;
 };
 
@@ -288,7 +290,10 @@ void JobScheduler::RunOne(const std::string& id, int device_index, Running* runn
                                    ") but the store could not record it: " + e.what();
     Log("job " + id + ": " + unrecorded);
     auto live = live_.find(id);
-    if (live != live_.end()) live->second->unrecorded_end = unrecorded;
+    if (live != live_.end()) {
+      live->second->unrecorded_end = unrecorded;
+      live->second->unrecorded_code = CodeName(e.kind());
+    }
   }
   auto owner = owner_of_.find(id);
   if (owner != owner_of_.end()) {
@@ -304,6 +309,7 @@ JobWatch::JobWatch(JobScheduler* scheduler, std::string id, int64_t next_row, st
 
 WatchUpdate JobWatch::Next(std::chrono::milliseconds max_wait, int64_t max_rows) {
   std::string unrecorded_end;
+  std::string unrecorded_code;
   if (live_) {
     std::unique_lock<std::mutex> lock(scheduler_->mu_);
     // The version is taken before the store is read, so a change made after the read bumps it past what this
@@ -312,6 +318,7 @@ WatchUpdate JobWatch::Next(std::chrono::milliseconds max_wait, int64_t max_rows)
     live_->cv.wait_for(lock, max_wait, [this] { return behind_ || live_->version != seen_version_ || live_->closed; });
     seen_version_ = live_->version;
     unrecorded_end = live_->unrecorded_end;
+    unrecorded_code = live_->unrecorded_code;
   }
   WatchUpdate update;
   std::optional<Job> job = scheduler_->store_->Get(id_);
@@ -323,7 +330,7 @@ WatchUpdate JobWatch::Next(std::chrono::milliseconds max_wait, int64_t max_rows)
   if (!IsFinal(update.job.state) && !unrecorded_end.empty()) {
     update.job.state = JobState::kFailed;
     update.job.error = unrecorded_end;
-    update.job.error_code = "INTERNAL";
+    update.job.error_code = unrecorded_code;
   }
   behind_ = next_row_ < update.job.rows;
   update.done = IsFinal(update.job.state) && !behind_;

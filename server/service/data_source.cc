@@ -138,7 +138,16 @@ class UploadFile {
   std::string path_;
 };
 
-Samples UploadSamples(const v1::Upload& upload, const ModelEntry& model, int samples, int seq_len) {
+// The limit on a dataset file's decompressed size, named as the operator sets it.
+ReadLimit DatasetLimit(int64_t max_dataset_bytes) {
+  ReadLimit limit;
+  limit.max_bytes = static_cast<uint64_t>(max_dataset_bytes);
+  limit.name = "this server's limit max-dataset-bytes (layerscoped --max-dataset-bytes)";
+  return limit;
+}
+
+Samples UploadSamples(const v1::Upload& upload, const ModelEntry& model, int samples, int seq_len,
+                      int64_t max_dataset_bytes) {
   const std::string& name = upload.name();
   if (name.empty()) {
     throw Error(ErrorKind::kInvalidArgument,
@@ -149,6 +158,7 @@ Samples UploadSamples(const v1::Upload& upload, const ModelEntry& model, int sam
   options.count = samples;
   options.seq_len = seq_len;
   options.format = FormatOfPath(name);
+  options.limit = DatasetLimit(max_dataset_bytes);
   switch (upload.layout()) {
     case v1::SAMPLE_LAYOUT_AUTO: options.layout = AutoLayout(name); break;
     case v1::SAMPLE_LAYOUT_DOCUMENTS: options.layout = SampleLayout::kDocuments; break;
@@ -191,7 +201,7 @@ SampleLayout AutoLayout(const std::string& path) {
 }
 
 Samples ResolveSamples(const v1::DataSource& data, const ModelEntry& model, int samples, int seq_len,
-                       const std::string& data_root) {
+                       const std::string& data_root, int64_t max_dataset_bytes) {
   Samples out;
   switch (data.source_case()) {
     case v1::DataSource::SOURCE_NOT_SET:
@@ -221,13 +231,14 @@ Samples ResolveSamples(const v1::DataSource& data, const ModelEntry& model, int 
       options.count = samples;
       options.seq_len = seq_len;
       options.layout = AutoLayout(path);
+      options.limit = DatasetLimit(max_dataset_bytes);
       const auto tokenizer = RequireTokenizer("data.file", model, FormatOfPath(path));
       layerscope::Samples drawn = Draw("data.file", path, data.file(), *tokenizer, options);
       out.tokens = std::move(drawn.ids);
       out.description = "file " + Quoted(data.file()) + ": " + drawn.description;
       return out;
     }
-    case v1::DataSource::kUpload: return UploadSamples(data.upload(), model, samples, seq_len);
+    case v1::DataSource::kUpload: return UploadSamples(data.upload(), model, samples, seq_len, max_dataset_bytes);
   }
   throw Error(ErrorKind::kInternal, "data: unhandled source " + std::to_string(data.source_case()));
 }

@@ -30,8 +30,9 @@ SampleLayout AutoLayout(const std::string& path);
 // Throws Error naming the field (data.tokens.samples[3].ids[7], data.text, data.file, data.upload, ...) and the
 // sizes, line or row at fault: kInvalidArgument for data that is too short, malformed or out of the vocabulary,
 // kFailedPrecondition for text sent to a model without a tokenizer, kNotFound for a missing file, kDataLoss for a
-// corrupt one.
+// corrupt one. A file or upload is read only up to max_dataset_bytes once decompressed; past it, kInvalidArgument
+// naming the limit.
 Samples ResolveSamples(const v1::DataSource& data, const ModelEntry& model, int samples, int seq_len,
-                       const std::string& data_root);
+                       const std::string& data_root, int64_t max_dataset_bytes);
 
 }  // namespace layerscope::server

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <optional>
 
 #include "core/util/error.h"
@@ -15,30 +14,13 @@
 #include "server/service/content_key.h"
 #include "server/service/proto_convert.h"
 #include "server/service/request_validator.h"
+#include "server/service/rpc_log.h"
 #include "server/service/status.h"
 
 namespace layerscope::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-void LogRpc(RpcMetrics& metrics, const char* method, grpc::ServerContext* context, const auth::Principal& principal,
-            const grpc::Status& status, Clock::time_point start, const std::string& what) {
-  metrics.Record(method, StatusCodeName(status.error_code()), SecondsSince(start));
-  const std::string detail =
-      principal.user.empty() ? what : "user=" + principal.user + (what.empty() ? "" : " ") + what;
-  const double ms = SecondsSince(start) * 1e3;
-  const auto level = status.error_code() == grpc::StatusCode::INTERNAL ? spdlog::level::err : spdlog::level::info;
-  if (status.ok()) {
-    spdlog::log(level, "{} from {}: OK in {:.1f} ms{}{}", method, context->peer(), ms, detail.empty() ? "" : "; ",
-                detail);
-  } else {
-    spdlog::log(level, "{} from {}: {} \"{}\" in {:.1f} ms{}{}", method, context->peer(),
-                StatusCodeName(status.error_code()), status.error_message(), ms, detail.empty() ? "" : "; ", detail);
-  }
-}
 
 template <typename Items>
 std::string JoinNames(const Items& items) {
@@ -117,48 +99,30 @@ struct LayerscopeService::StreamStats {
 };
 
 LayerscopeService::LayerscopeService(const ServerLimits& limits, std::string data_root, const ModelRegistry* models,
-                                     jobs::JobStore* store, jobs::JobScheduler* scheduler,
-                                     const Authenticator* authenticator, std::string load_settings)
+                                     jobs::JobStore* store, jobs::JobScheduler* scheduler, ModelSlots* slots,
+                                     RpcMetrics* rpc_metrics, const Authenticator* authenticator,
+                                     std::string load_settings)
     : limits_(limits),
       data_root_(std::move(data_root)),
       models_(models),
       store_(store),
       scheduler_(scheduler),
+      slots_(slots),
+      rpc_metrics_(rpc_metrics),
       authenticator_(authenticator),
       load_settings_(std::move(load_settings)) {}
 
-void LayerscopeService::BeginShutdown() {
-  shutting_down_ = true;
-  models_->WakeAll();
-}
-
-bool LayerscopeService::Stopping(grpc::ServerContext* context) const {
-  return shutting_down_ || context->IsCancelled();
-}
-
-grpc::Status LayerscopeService::StoppedStatus(grpc::ServerContext* context) const {
-  if (shutting_down_ && !context->IsCancelled()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
-  }
-  return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
-}
-
-bool LayerscopeService::WaitForModels(grpc::ServerContext* context, grpc::Status* status) const {
-  // Ready models do not make a stopping server take new work (its scheduler refuses it).
-  if (models_->WaitReady([&] { return Stopping(context); }) && !Stopping(context)) return true;
-  *status = StoppedStatus(context);
-  return false;
-}
+void LayerscopeService::BeginShutdown() { stop_.BeginShutdown(*models_); }
 
 grpc::Status LayerscopeService::ListModels(grpc::ServerContext* context, const v1::ListModelsRequest*,
                                            v1::ListModelsResponse* response) {
   const auto start = Clock::now();
   auth::Principal principal;
   grpc::Status status = authenticator_->Authenticate(*context, &principal);
-  if (status.ok() && WaitForModels(context, &status)) {
+  if (status.ok() && stop_.WaitForModels(*models_, context, &status)) {
     for (const ModelEntry& entry : models_->entries()) ToProto(entry.info, entry.is_default, response->add_models());
   }
-  LogRpc(rpc_metrics_, "ListModels", context, principal, status, start, "");
+  LogRpc(*rpc_metrics_, "ListModels", context, principal, status, start, "");
   return status;
 }
 
@@ -171,7 +135,7 @@ grpc::Status LayerscopeService::ListModes(grpc::ServerContext* context, const v1
     for (const ModeSpec& mode : BuiltinModes()) ToProto(mode, response->add_modes());
     response->set_spec_syntax(ModeSpecSyntax());
   }
-  LogRpc(rpc_metrics_, "ListModes", context, principal, status, start, "");
+  LogRpc(*rpc_metrics_, "ListModes", context, principal, status, start, "");
   return status;
 }
 
@@ -183,7 +147,7 @@ grpc::Status LayerscopeService::ListCapturePoints(grpc::ServerContext* context, 
   if (status.ok()) {
     for (const auto& point : AllCapturePoints()) ToProto(point, response->add_points());
   }
-  LogRpc(rpc_metrics_, "ListCapturePoints", context, principal, status, start, "");
+  LogRpc(*rpc_metrics_, "ListCapturePoints", context, principal, status, start, "");
   return status;
 }
 
@@ -199,18 +163,11 @@ jobs::Job LayerscopeService::Submit(const std::string& owner, const v1::CompareR
   job.content_key = ContentKey(ModelDigest(compare.model->info, load_settings_), compare);
   job.steps_total = CompareSteps(compare.samples, compare.request.batch_size, compare.request.modes.size());
 
-  std::lock_guard<std::mutex> lock(submit_mu_);
-  const jobs::JobScheduler::Counts counts = scheduler_->counts();
-  if (counts.running + counts.queued >= limits_.max_concurrent + limits_.max_queued) {
-    throw Error(ErrorKind::kResourceExhausted, "the server is busy: " + std::to_string(counts.running) +
-                                                   " comparison(s) running and " + std::to_string(counts.queued) +
-                                                   " waiting, this server's limit max-queued = " +
-                                                   std::to_string(limits_.max_queued) + "; try again later");
-  }
-  *ahead = counts.running + counts.queued;
   jobs::SubmitOptions options;
   options.use_cache = use_cache;
-  return scheduler_->Submit(job, options);
+  jobs::Job submitted;
+  *ahead = slots_->SubmitJob([&] { submitted = scheduler_->Submit(job, options); });
+  return submitted;
 }
 
 grpc::Status LayerscopeService::StreamJob(grpc::ServerContext* context, const std::string& id, int ahead,
@@ -221,7 +178,7 @@ grpc::Status LayerscopeService::StreamJob(grpc::ServerContext* context, const st
   std::optional<ProgressReplay> replay;
   bool said_waiting = false;
   for (;;) {
-    if (Stopping(context)) return StoppedStatus(context);
+    if (stop_.Stopping(context)) return stop_.StoppedStatus(context);
     const jobs::WatchUpdate update = watch.Next(kPoll);
     const jobs::Job& job = update.job;
     if (!replay) replay.emplace(job);
@@ -232,7 +189,7 @@ grpc::Status LayerscopeService::StreamJob(grpc::ServerContext* context, const st
       v1::CompareEvent event;
       event.mutable_progress()->set_steps_total(job.steps_total);
       event.mutable_progress()->set_stage("waiting for " + std::to_string(ahead) + " comparison(s) ahead");
-      if (!writer->Write(event)) return StoppedStatus(context);
+      if (!writer->Write(event)) return stop_.StoppedStatus(context);
     }
     for (const jobs::ResultRow& row : update.rows) {
       v1::CompareEvent event;
@@ -241,12 +198,12 @@ grpc::Status LayerscopeService::StreamJob(grpc::ServerContext* context, const st
                             "job " + id + ": stored result " + std::to_string(row.seq) + " cannot be read");
       }
       if (event.has_row() && !replay->SendUntil(replay->LastStepOf(event.row().mode()), writer)) {
-        return StoppedStatus(context);
+        return stop_.StoppedStatus(context);
       }
-      if (!writer->Write(event)) return StoppedStatus(context);
+      if (!writer->Write(event)) return stop_.StoppedStatus(context);
       if (event.has_row()) ++stats->rows;
     }
-    if (!replay->SendUntil(job.steps_done, writer)) return StoppedStatus(context);
+    if (!replay->SendUntil(job.steps_done, writer)) return stop_.StoppedStatus(context);
     stats->steps_done = replay->sent();
     if (!update.done) continue;
     switch (job.state) {
@@ -285,7 +242,7 @@ std::string LayerscopeService::MetricsText() {
     out += "# TYPE layerscope_resident_memory_bytes gauge\nlayerscope_resident_memory_bytes " +
            std::to_string(resident_pages * sysconf(_SC_PAGESIZE)) + "\n";
   }
-  return out + rpc_metrics_.Render();
+  return out + rpc_metrics_->Render();
 }
 
 grpc::Status LayerscopeService::FindJob(const auth::Principal& principal, const std::string& id, jobs::Job* job) {
@@ -305,15 +262,13 @@ grpc::Status LayerscopeService::Compare(grpc::ServerContext* context, const v1::
   StreamStats stats;
   jobs::Job job;
   grpc::Status status = authenticator_->Authenticate(*context, &principal);
-  if (status.ok() && WaitForModels(context, &status)) {
+  if (status.ok() && stop_.WaitForModels(*models_, context, &status)) {
     try {
       int ahead = 0;
       job = Submit(principal.user, *request, /*use_cache=*/true, &detail, &ahead);
       status = StreamJob(context, job.id, ahead, writer, &stats);
-    } catch (const Error& error) {
-      status = error.kind() == ErrorKind::kCancelled ? StoppedStatus(context) : ToGrpcStatus(error);
     } catch (...) {
-      status = CurrentExceptionStatus();
+      status = stop_.CurrentExceptionStatus(context);
     }
     // A comparison lives as long as its call: one that ended before its job did (the caller went away, the server
     // is stopping) cancels it.
@@ -326,7 +281,7 @@ grpc::Status LayerscopeService::Compare(grpc::ServerContext* context, const v1::
     }
   }
   if (!detail.empty()) detail = "job=" + job.id + " " + detail + stats.Describe();
-  LogRpc(rpc_metrics_, "Compare", context, principal, status, start, detail);
+  LogRpc(*rpc_metrics_, "Compare", context, principal, status, start, detail);
   return status;
 }
 
@@ -336,7 +291,7 @@ grpc::Status LayerscopeService::SubmitJob(grpc::ServerContext* context, const v1
   auth::Principal principal;
   std::string detail;
   grpc::Status status = authenticator_->Authenticate(*context, &principal);
-  if (status.ok() && WaitForModels(context, &status)) {
+  if (status.ok() && stop_.WaitForModels(*models_, context, &status)) {
     try {
       int ahead = 0;
       const jobs::Job job = Submit(principal.user, request->request(), !request->no_cache(), &detail, &ahead);
@@ -346,7 +301,7 @@ grpc::Status LayerscopeService::SubmitJob(grpc::ServerContext* context, const v1
       status = CurrentExceptionStatus();
     }
   }
-  LogRpc(rpc_metrics_, "SubmitJob", context, principal, status, start, detail);
+  LogRpc(*rpc_metrics_, "SubmitJob", context, principal, status, start, detail);
   return status;
 }
 
@@ -366,7 +321,7 @@ grpc::Status LayerscopeService::WatchJob(grpc::ServerContext* context, const v1:
       status = CurrentExceptionStatus();
     }
   }
-  LogRpc(rpc_metrics_, "WatchJob", context, principal, status, start, "job=" + request->job_id() + stats.Describe());
+  LogRpc(*rpc_metrics_, "WatchJob", context, principal, status, start, "job=" + request->job_id() + stats.Describe());
   return status;
 }
 
@@ -382,7 +337,7 @@ grpc::Status LayerscopeService::GetJob(grpc::ServerContext* context, const v1::G
   } catch (...) {
     status = CurrentExceptionStatus();
   }
-  LogRpc(rpc_metrics_, "GetJob", context, principal, status, start, "job=" + request->job_id());
+  LogRpc(*rpc_metrics_, "GetJob", context, principal, status, start, "job=" + request->job_id());
   return status;
 }
 
@@ -400,7 +355,7 @@ grpc::Status LayerscopeService::ListJobs(grpc::ServerContext* context, const v1:
   } catch (...) {
     status = CurrentExceptionStatus();
   }
-  LogRpc(rpc_metrics_, "ListJobs", context, principal, status, start, "jobs=" + std::to_string(response->jobs_size()));
+  LogRpc(*rpc_metrics_, "ListJobs", context, principal, status, start, "jobs=" + std::to_string(response->jobs_size()));
   return status;
 }
 
@@ -425,7 +380,7 @@ grpc::Status LayerscopeService::CancelJob(grpc::ServerContext* context, const v1
   } catch (...) {
     status = CurrentExceptionStatus();
   }
-  LogRpc(rpc_metrics_, "CancelJob", context, principal, status, start, detail);
+  LogRpc(*rpc_metrics_, "CancelJob", context, principal, status, start, detail);
   return status;
 }
 

@@ -5,8 +5,6 @@
 // its user, job id, outcome and time.
 #pragma once
 
-#include <atomic>
-#include <mutex>
 #include <string>
 
 #include "layerscope/v1/layerscope.grpc.pb.h"
@@ -15,17 +13,20 @@
 #include "server/jobs/job_store.h"
 #include "server/metrics/rpc_metrics.h"
 #include "server/service/authenticator.h"
+#include "server/service/call_stop.h"
 #include "server/service/model_registry.h"
+#include "server/service/model_slots.h"
 
 namespace layerscope::server {
 
 class LayerscopeService final : public v1::Layerscope::Service {
  public:
-  // Everything passed must outlive the service; `models` may still be loading. `load_settings` describes how the
-  // model was loaded, for the result cache's model digest (content_key.h).
+  // Everything passed must outlive the service; `models` may still be loading. `slots` admits the comparisons (its
+  // line is shared with the other services' saves and analyses); `rpc_metrics` is every service's. `load_settings`
+  // describes how the model was loaded, for the result cache's model digest (content_key.h).
   LayerscopeService(const ServerLimits& limits, std::string data_root, const ModelRegistry* models,
-                    jobs::JobStore* store, jobs::JobScheduler* scheduler, const Authenticator* authenticator,
-                    std::string load_settings);
+                    jobs::JobStore* store, jobs::JobScheduler* scheduler, ModelSlots* slots, RpcMetrics* rpc_metrics,
+                    const Authenticator* authenticator, std::string load_settings);
 
   // Ends every Compare and WatchJob stream at its next check (they answer UNAVAILABLE; Compare's jobs are
   // cancelled); later calls answer UNAVAILABLE at once. For a clean shutdown before grpc::Server::Shutdown() waits
@@ -65,24 +66,17 @@ class LayerscopeService final : public v1::Layerscope::Service {
   // The job, when `principal` may see it; NOT_FOUND otherwise (as for an unknown id, so that ids of others' jobs
   // tell nothing).
   grpc::Status FindJob(const auth::Principal& principal, const std::string& id, jobs::Job* job);
-  // Waits for the models; false (and *status set) when the caller or the server gave up first.
-  bool WaitForModels(grpc::ServerContext* context, grpc::Status* status) const;
-  // Whether `context`'s call should stop: the caller went away (or its deadline passed) or the server is stopping.
-  bool Stopping(grpc::ServerContext* context) const;
-  // The status of a call that stopped because Stopping() turned true.
-  grpc::Status StoppedStatus(grpc::ServerContext* context) const;
 
   const ServerLimits limits_;
   const std::string data_root_;
   const ModelRegistry* models_;
   jobs::JobStore* store_;
   jobs::JobScheduler* scheduler_;
+  ModelSlots* slots_;
+  RpcMetrics* rpc_metrics_;
   const Authenticator* authenticator_;
   const std::string load_settings_;
-  // Makes the waiting line's check and the submission one step.
-  std::mutex submit_mu_;
-  RpcMetrics rpc_metrics_;
-  std::atomic<bool> shutting_down_{false};
+  CallStop stop_;
 };
 
 }  // namespace layerscope::server

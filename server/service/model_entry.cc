@@ -127,6 +127,7 @@ ServedModel LoadServedModel(const ServerConfig& config, const std::string& model
   options.calibration.percentile_alpha = quantization.percentile_alpha;
   options.calibration.fp16_weight_arithmetic = quantization.weight_arithmetic == "fp16";
   options.calibration_text = quantization.calibration_text;
+  options.compare_memory = config.compare_memory;
   // Calibration data is tokenized before the load, which calibrates: its tokenizer needs the model's vocabulary
   // from config.json first. Otherwise the load reads config.json alone (once: it may be a pipe).
   std::optional<ModelTokenizer> tokenizer;

@@ -4,10 +4,14 @@
 
 namespace layerscope::server {
 
-void ModelRegistry::Add(std::unique_ptr<ResidentModel> model, ModelEntry entry) {
+void ModelRegistry::Add(std::vector<std::unique_ptr<ResidentModel>> replicas, ModelEntry entry) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (replicas.empty() || (!models_.empty() && replicas.size() != models_.front().size())) {
+    throw Error(ErrorKind::kInternal, "model \"" + entry.info.name + "\": " + std::to_string(replicas.size()) +
+                                          " replicas, not one per device");
+  }
   entries_.push_back(std::move(entry));
-  models_.push_back(std::move(model));
+  models_.push_back(std::move(replicas));
 }
 
 void ModelRegistry::MarkReady() {
@@ -30,9 +34,9 @@ void ModelRegistry::WakeAll() const {
   ready_changed_.notify_all();
 }
 
-const ResidentModel& ModelRegistry::model(const ModelEntry& entry) const {
+const ResidentModel& ModelRegistry::model(const ModelEntry& entry, int device) const {
   for (size_t i = 0; i < entries_.size(); ++i) {
-    if (&entries_[i] == &entry) return *models_[i];
+    if (&entries_[i] == &entry) return *models_[i].at(device);
   }
   throw Error(ErrorKind::kInternal, "model \"" + entry.info.name + "\" is not in the registry");
 }

@@ -1,6 +1,7 @@
-// ModelRegistry: the models this server serves. The server starts answering before its model is loaded (health
-// reports NOT_SERVING meanwhile); RPCs that need a model wait here until loading is done, so a client that calls
-// as soon as the port is printed is answered once the model is ready rather than refused.
+// ModelRegistry: the models this server serves, each resident on every device of the server (--device): one
+// ResidentModel per device per model, device d's at index d. The server starts answering before its model is loaded
+// (health reports NOT_SERVING meanwhile); RPCs that need a model wait here until loading is done, so a client that
+// calls as soon as the port is printed is answered once the model is ready rather than refused.
 #pragma once
 
 #include <atomic>
@@ -18,8 +19,9 @@ namespace layerscope::server {
 
 class ModelRegistry {
  public:
-  // Adds a loaded model; call before MarkReady().
-  void Add(std::unique_ptr<ResidentModel> model, ModelEntry entry);
+  // Adds a loaded model, `replicas[d]` resident on device d (as many as every other model has); call before
+  // MarkReady().
+  void Add(std::vector<std::unique_ptr<ResidentModel>> replicas, ModelEntry entry);
   // Every model is loaded: from now on entries() and model() may be read from any thread without locking.
   void MarkReady();
 
@@ -32,14 +34,15 @@ class ModelRegistry {
 
   // Only once ready.
   const std::vector<ModelEntry>& entries() const { return entries_; }
-  const ResidentModel& model(const ModelEntry& entry) const;
+  // The model of `entry` on device `device` (0 when the caller needs one and any will do).
+  const ResidentModel& model(const ModelEntry& entry, int device = 0) const;
 
  private:
   mutable std::mutex mutex_;
   mutable std::condition_variable ready_changed_;
   std::atomic<bool> ready_{false};
   std::vector<ModelEntry> entries_;
-  std::vector<std::unique_ptr<ResidentModel>> models_;  // models_[i] serves entries_[i]
+  std::vector<std::vector<std::unique_ptr<ResidentModel>>> models_;  // models_[i][d] serves entries_[i] on device d
 };
 
 }  // namespace layerscope::server

@@ -1,5 +1,6 @@
 // Translation from the core's plain structs to the API's protobuf messages (requests go the other way through
-// RequestValidator). The only place that knows both sides' field names.
+// RequestValidator). The only place that knows both sides' field names, but for the metrics' own
+// (proto/metrics_proto.h, which the client shares).
 #pragma once
 
 #include "core/capture/capture_point.h"
@@ -15,7 +16,6 @@ namespace layerscope::server {
 void ToProto(const layerscope::ModelInfo& info, bool is_default, v1::ModelInfo* out);
 void ToProto(const ModeSpec& mode, v1::ModeInfo* out);
 void ToProto(const layerscope::CapturePointInfo& point, v1::CapturePointInfo* out);
-void ToProto(const Metrics& metrics, v1::Metrics* out);
 void ToProto(const layerscope::MetricsRow& row, v1::MetricsRow* out);
 void ToProto(const CompareProgress& progress, v1::Progress* out);
 // Job.rows counts MetricsRows: a succeeded job's stored events end with the summary, which is not one.

@@ -162,6 +162,28 @@ int ResolveSize(const char* field, int value, int default_value, int limit, cons
   return size;
 }
 
+constexpr char kSaveGroups[] = "fp_only, quant_only, essential, all";
+
+// The named groups of a save (the seed's): the built-in modes of each, in table order; nothing for another name.
+std::optional<std::vector<ModeSpec>> SaveGroup(const std::string& name) {
+  const std::vector<ModeSpec>& builtin = BuiltinModes();
+  std::vector<ModeSpec> group;
+  if (name == "fp_only") {
+    group.push_back(*FindBuiltinMode("fp32"));
+  } else if (name == "quant_only") {
+    for (const ModeSpec& mode : builtin) {
+      if (mode.weights == WeightSet::kQuantized) group.push_back(mode);
+    }
+  } else if (name == "essential") {
+    for (const char* mode : {"fp32", "0", "2-1", "2-2", "2-4"}) group.push_back(*FindBuiltinMode(mode));
+  } else if (name == "all") {
+    group = builtin;
+  } else {
+    return std::nullopt;
+  }
+  return group;
+}
+
 }  // namespace
 
 RequestValidator::RequestValidator(const std::vector<ModelEntry>& models, const ServerLimits& limits,
@@ -199,32 +221,77 @@ ValidatedCompare RequestValidator::Validate(const v1::CompareRequest& request) c
     RequireWeights(field, mode, *out.model);
     out.request.modes.push_back(mode);
   }
+  ValidateSelection(request, &out);
+  return out;
+}
 
-  out.request.layers = ResolveLayers(request, *out.model);
-  out.request.points = ResolvePoints(request);
+ValidatedCompare RequestValidator::ValidateSave(const v1::SaveRequest& request) const {
+  // The fields a save shares with a comparison, under the same names, so that they are checked by the same code.
+  v1::CompareRequest selection;
+  selection.set_model(request.model());
+  *selection.mutable_layers() = request.layers();
+  *selection.mutable_points() = request.points();
+  if (request.has_data()) *selection.mutable_data() = request.data();
+  selection.set_samples(request.samples());
+  selection.set_seq_len(request.seq_len());
+  selection.set_batch_size(request.batch_size());
+  *selection.mutable_custom_modes() = request.custom_modes();
 
-  out.samples = ResolveSize("samples", request.samples(), kDefaultSamples, limits_.max_samples, "max-samples");
-  out.seq_len = ResolveSize("seq_len", request.seq_len(), kDefaultSeqLen, limits_.max_seq_len, "max-seq-len");
-  const int64_t tokens = static_cast<int64_t>(out.samples) * out.seq_len;
+  ValidatedCompare out;
+  out.model = &ResolveModel(request.model());
+  const ModeTable modes(selection);
+  const std::string known = "known modes: " + modes.Names() + "; groups: " + kSaveGroups;
+  if (request.modes_size() == 0) Invalid("modes: at least one mode or group is required; " + known);
+  for (int i = 0; i < request.modes_size(); ++i) {
+    const std::string& name = request.modes(i);
+    std::string field = Indexed("modes", i);
+    std::vector<ModeSpec> named;
+    if (const auto group = SaveGroup(name)) {
+      named = *group;
+      field += " (group " + Quoted(name) + ")";
+    } else if (auto mode = modes.Find(name)) {
+      named.push_back(*mode);
+    } else {
+      Invalid(field + ": unknown mode or group " + Quoted(name) + "; " + known);
+    }
+    for (const ModeSpec& mode : named) {
+      const bool seen = std::any_of(out.request.modes.begin(), out.request.modes.end(),
+                                    [&](const ModeSpec& other) { return other.name == mode.name; });
+      if (seen) continue;
+      RequireWeights(field, mode, *out.model);
+      out.request.modes.push_back(mode);
+    }
+  }
+  ValidateSelection(selection, &out);
+  return out;
+}
+
+void RequestValidator::ValidateSelection(const v1::CompareRequest& request, ValidatedCompare* out) const {
+  out->request.layers = ResolveLayers(request, *out->model);
+  out->request.points = ResolvePoints(request);
+
+  out->samples = ResolveSize("samples", request.samples(), kDefaultSamples, limits_.max_samples, "max-samples");
+  out->seq_len = ResolveSize("seq_len", request.seq_len(), kDefaultSeqLen, limits_.max_seq_len, "max-seq-len");
+  const int64_t tokens = static_cast<int64_t>(out->samples) * out->seq_len;
   if (tokens > limits_.max_tokens) {
-    Invalid("samples x seq_len: " + std::to_string(out.samples) + " x " + std::to_string(out.seq_len) + " = " +
+    Invalid("samples x seq_len: " + std::to_string(out->samples) + " x " + std::to_string(out->seq_len) + " = " +
             std::to_string(tokens) +
             " tokens is over this server's limit max-tokens = " + std::to_string(limits_.max_tokens));
   }
   const int batch_size = request.batch_size();
   if (batch_size < 0) {
     Invalid("batch_size: " + std::to_string(batch_size) + " is negative; give 1 to samples (" +
-            std::to_string(out.samples) + "), or 0 for min(samples, " + std::to_string(kDefaultMaxBatch) + ")");
+            std::to_string(out->samples) + "), or 0 for min(samples, " + std::to_string(kDefaultMaxBatch) + ")");
   }
-  if (batch_size > out.samples) {
-    Invalid("batch_size: " + std::to_string(batch_size) + " is more than samples = " + std::to_string(out.samples));
+  if (batch_size > out->samples) {
+    Invalid("batch_size: " + std::to_string(batch_size) + " is more than samples = " + std::to_string(out->samples));
   }
-  out.request.batch_size = batch_size == 0 ? std::min(out.samples, kDefaultMaxBatch) : batch_size;
+  out->request.batch_size = batch_size == 0 ? std::min(out->samples, kDefaultMaxBatch) : batch_size;
 
-  Samples samples = ResolveSamples(request.data(), *out.model, out.samples, out.seq_len, data_root_);
-  out.request.samples = std::move(samples.tokens);
-  out.data = std::move(samples.description);
-  return out;
+  Samples samples =
+      ResolveSamples(request.data(), *out->model, out->samples, out->seq_len, data_root_, limits_.max_dataset_bytes);
+  out->request.samples = std::move(samples.tokens);
+  out->data = std::move(samples.description);
 }
 
 }  // namespace layerscope::server

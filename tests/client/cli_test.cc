@@ -62,8 +62,8 @@ TEST(CliTest, UsageErrorsAreOneLineAndExitTwo) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{}, "layerscope: error: A subcommand is required\n"},
       {{"frobnicate"},
-       "layerscope: error: unknown command 'frobnicate' (commands: compare, comparewithfp, compare-all, modes, models, "
-       "points, submit, watch, jobs, job, cancel)\n"},
+       "layerscope: error: unknown command 'frobnicate' (commands: compare, comparewithfp, compare-all, report, save, "
+       "localize, breakdown, effect, relations, modes, models, points, submit, watch, jobs, job, cancel)\n"},
       {{"compare", "fp16", "--samples", "0"}, "layerscope: error: --samples: must be at least 1, got 0\n"},
       {{"compare", "fp16", "--seq-len", "x"}, "layerscope: error: --seq-len: must be a whole number, got 'x'\n"},
       {{"compare", "fp16", "--timeout", "0"}, "layerscope: error: --timeout: must be more than 0 seconds, got 0\n"},

@@ -4,6 +4,7 @@
 
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace layerscope::client {
@@ -188,6 +189,8 @@ TEST(CompareReportTest, OneSectionPerModeAndPointWithLayersInOrder) {
   EXPECT_LT(layer0, layer5);
   EXPECT_LT(layer5, summary);
   EXPECT_NE(summary, std::string::npos);
+  // The server's time last; a summary without stages (an older server's) shows the total alone.
+  EXPECT_EQ(report.substr(report.rfind(kRule) + kRule.size()), "\n\nServer time: 0.000 s\n");
   // Same result, same bytes.
   EXPECT_EQ(report, CompareReport(result));
 }
@@ -197,9 +200,15 @@ TEST(AllModesReportTest, SeedTableRatingsAndBestMode) {
   bf16_last.mutable_metrics()->set_mse(3e-3);
   bf16_last.mutable_metrics()->set_mae(0.04);
   bf16_last.mutable_metrics()->set_relative_mae(0.06);
-  const CompareResult result(Summary({"fp16", "bf16", "custom"}, {"mixer_output"}),
-                             {TypicalRow("fp16", 0, "mixer_output"), TypicalRow("fp16", 5, "mixer_output"),
-                              TypicalRow("bf16", 0, "mixer_output"), bf16_last});
+  v1::CompareSummary summary = Summary({"fp16", "bf16", "custom"}, {"mixer_output"});
+  summary.set_server_seconds(1.5);
+  for (const auto& [stage, seconds] : {std::pair<const char*, double>{"forward fp32", 0.25}, {"metrics", 1.0004}}) {
+    v1::StageTime* time = summary.add_stages();
+    time->set_stage(stage);
+    time->set_seconds(seconds);
+  }
+  const CompareResult result(summary, {TypicalRow("fp16", 0, "mixer_output"), TypicalRow("fp16", 5, "mixer_output"),
+                                       TypicalRow("bf16", 0, "mixer_output"), bf16_last});
   const std::string expected =
       "\n" + kWideRule + "\n" + "Comparing all modes vs Reference 'fp32': fp16, bf16, custom\n" +
       "Model: embedded on cpu, 2 samples of 64 tokens\n" + kWideRule + "\n" + "\n" + kWideRule + "\n" +
@@ -214,7 +223,8 @@ TEST(AllModesReportTest, SeedTableRatingsAndBestMode) {
       "fp16       excellent       excellent       perfect      very good (0.120%)\n"
       "bf16       excellent       fair            perfect      fair (6.000%)\n"
       "custom     N/A             N/A             N/A          N/A\n" +
-      kWideRule + "\n" + "\nBest mode (lowest last layer MSE): fp16 (4.000000e-06)\n" + "\n";
+      kWideRule + "\n" + "\nBest mode (lowest last layer MSE): fp16 (4.000000e-06)\n" + "\n" +
+      "Server time: 1.500 s (forward fp32 0.250 s, metrics 1.000 s)\n";
   EXPECT_EQ(AllModesReport(result), expected);
 }
 

@@ -41,6 +41,9 @@ CompareResult Result(std::vector<v1::MetricsRow> rows) {
   summary.set_device("cpu");
   summary.set_server_seconds(0.25);
   summary.set_rows(static_cast<int64_t>(rows.size()));
+  v1::StageTime* forward = summary.add_stages();
+  forward->set_stage("forward fp32");
+  forward->set_seconds(0.125);
   return CompareResult(summary, std::move(rows));
 }
 
@@ -51,6 +54,7 @@ TEST(CompareJsonTest, DocumentLayout) {
   EXPECT_EQ(json["summary"]["model"], "embedded");
   EXPECT_EQ(json["summary"]["layers"], Json::array({0, 5}));
   EXPECT_EQ(json["summary"]["server_seconds"], 0.25);
+  EXPECT_EQ(json["summary"]["stages"], Json::array({Json{{"stage", "forward fp32"}, {"seconds", 0.125}}}));
   EXPECT_EQ(json["summary"]["null_reasons"], Json::object());
   ASSERT_EQ(json["rows"].size(), 2u);
   EXPECT_EQ(json["rows"][0]["layer"], 0);  // by layer, whatever the arrival order

@@ -2,6 +2,7 @@
 // kernels/metrics) against the same comparison on the CPU (host accumulators), and its determinism.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -16,10 +17,12 @@ class CollectRows : public CompareObserver {
  public:
   void OnProgress(const CompareProgress&) override {}
   void OnRow(const MetricsRow& row) override { rows.push_back(row); }
+  void OnTimings(const CompareTimings& t) override { timings = t; }
   std::vector<MetricsRow> rows;
+  CompareTimings timings;
 };
 
-std::vector<MetricsRow> RunCompare(const ResidentModel& model) {
+CollectRows RunCompareTimed(const ResidentModel& model) {
   CompareRequest request;
   request.reference = *FindBuiltinMode("fp32");
   for (const char* mode : {"fp16", "0", "2-4"}) request.modes.push_back(*FindBuiltinMode(mode));
@@ -29,8 +32,10 @@ std::vector<MetricsRow> RunCompare(const ResidentModel& model) {
   request.batch_size = 2;
   CollectRows rows;
   model.Compare(request, rows);
-  return rows.rows;
+  return rows;
 }
+
+std::vector<MetricsRow> RunCompare(const ResidentModel& model) { return RunCompareTimed(model).rows; }
 
 class CompareOnGpu : public ::testing::Test {
  protected:
@@ -87,6 +92,21 @@ TEST_F(CompareOnGpu, AgreesWithTheCpu) {
     ASSERT_TRUE(g.correlation.has_value() && c.correlation.has_value()) << where;
     EXPECT_NEAR(*g.correlation, *c.correlation, 0.2 * (1 - *c.correlation) + 1e-6) << where;
   }
+}
+
+// The stages on CUDA: each ends with a wait for the device, so together they cover the comparison's wall time.
+TEST_F(CompareOnGpu, StagesCoverTheWallTime) {
+  RunCompare(*cuda_);  // warm-up: the first run on a device initialises cuBLAS and the caching allocator
+  const auto start = std::chrono::steady_clock::now();
+  const CollectRows run = RunCompareTimed(*cuda_);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<std::string> stages;
+  double sum = 0;
+  for (const StageTime& t : run.timings) stages.push_back(t.stage), sum += t.seconds;
+  EXPECT_EQ(stages, (std::vector<std::string>{"copies", "forward fp32", "reporting", "forward fp16", "metrics",
+                                              "forward 0", "forward 2-4"}));
+  EXPECT_LE(sum, wall);
+  EXPECT_GE(sum, 0.9 * wall - 1e-3) << "sum " << sum << " s of " << wall << " s";
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <thread>
 
+#include "layerscope/v1/analysis.grpc.pb.h"
+#include "layerscope/v1/captures.grpc.pb.h"
 #include "layerscope/v1/layerscope.grpc.pb.h"
 #include "server/auth/token_store.h"
 #include "tests/server/compare_call.h"
@@ -411,6 +413,25 @@ TEST(JobsServiceTest, PrometheusMetricsOverHttp) {
   ASSERT_TRUE(client.Watch(job.id()).status.ok());
   v1::Job missing;
   EXPECT_EQ(client.Get("0123", &missing).error_code(), grpc::StatusCode::NOT_FOUND);
+  // The Captures and Analysis services count in the same metrics.
+  {
+    grpc::ClientContext context;
+    v1::SaveRequest request;
+    request.add_modes("fp16");
+    request.set_samples(1);
+    request.set_seq_len(8);
+    v1::SavePlan plan;
+    EXPECT_TRUE(v1::Captures::NewStub(server.NewChannel())->Plan(&context, request, &plan).ok());
+  }
+  {
+    grpc::ClientContext context;
+    v1::BreakdownRequest request;
+    *request.mutable_comparison() = SmallRequest();
+    request.set_top_k(-1);
+    v1::BreakdownResponse response;
+    EXPECT_EQ(v1::Analysis::NewStub(server.NewChannel())->Breakdown(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
 
   const std::string response = HttpExchange(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
   EXPECT_EQ(response.rfind("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n", 0), 0u)
@@ -421,7 +442,9 @@ TEST(JobsServiceTest, PrometheusMetricsOverHttp) {
         "\nlayerscope_rpc_total{method=\"SubmitJob\",code=\"OK\"} 1\n",
         "\nlayerscope_rpc_total{method=\"GetJob\",code=\"NOT_FOUND\"} 1\n",
         "\nlayerscope_rpc_duration_seconds_count{method=\"WatchJob\"} 1\n",
-        "\nlayerscope_rpc_duration_seconds_bucket{method=\"WatchJob\",le=\"+Inf\"} 1\n"}) {
+        "\nlayerscope_rpc_duration_seconds_bucket{method=\"WatchJob\",le=\"+Inf\"} 1\n",
+        "\nlayerscope_rpc_total{method=\"Plan\",code=\"OK\"} 1\n",
+        "\nlayerscope_rpc_total{method=\"Breakdown\",code=\"INVALID_ARGUMENT\"} 1\n"}) {
     EXPECT_NE(response.find(line), std::string::npos) << line << " in\n" << response;
   }
   EXPECT_NE(response.find("\nlayerscope_resident_memory_bytes "), std::string::npos);

@@ -202,5 +202,13 @@ TEST(ServerConfigTest, TokensTlsAndMetrics) {
   EXPECT_NE(ParseErrorOf({"--max-jobs-per-user", "0"}).find("--max-jobs-per-user"), std::string::npos);
 }
 
+TEST(ServerConfigTest, MaxDatasetBytesDefaultsToOneGibAndTakesMoreThanAnInt) {
+  EXPECT_EQ(Parse({}).limits.max_dataset_bytes, int64_t{1} << 30);
+  const ServerConfig config = Parse({"--max-dataset-bytes", "5000000000"});
+  EXPECT_EQ(config.limits.max_dataset_bytes, 5000000000);
+  EXPECT_NE(ConfigToJson(config).find("\"max-dataset-bytes\":5000000000"), std::string::npos) << ConfigToJson(config);
+  EXPECT_NE(ParseErrorOf({"--max-dataset-bytes", "0"}).find("--max-dataset-bytes"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace layerscope::server

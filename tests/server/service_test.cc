@@ -220,6 +220,14 @@ TEST_F(ServiceTest, CompareStreamsProgressThenRowsInOrderThenASummary) {
   EXPECT_EQ(summary.device(), "cpu");
   EXPECT_GT(summary.server_seconds(), 0);
   EXPECT_EQ(summary.rows(), 24);
+  // Where the time went: the core's stages in the order they first ran, within the server's time.
+  std::vector<std::string> timed_stages;
+  double staged = 0;
+  for (const v1::StageTime& t : summary.stages()) timed_stages.push_back(t.stage()), staged += t.seconds();
+  EXPECT_EQ(timed_stages, (std::vector<std::string>{"copies", "forward fp32", "reporting", "forward fp16", "metrics",
+                                                    "forward bf16"}));
+  EXPECT_GT(staged, 0);
+  EXPECT_LE(staged, summary.server_seconds());
 
   for (const v1::MetricsRow* row : Rows(outcome)) {
     const v1::Metrics& m = row->metrics();
@@ -405,8 +413,8 @@ TEST_F(QueueTest, CallersWaitInLineAndTheLineIsBounded) {
   const CompareOutcome third = RunCompare(*stub_, BaseRequest());
   EXPECT_EQ(third.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(third.status.error_message(),
-            "the server is busy: 1 comparison(s) running and 1 waiting, this server's limit max-queued = 1; try "
-            "again later");
+            "the server is busy: 2 comparison(s), save(s) and analyses running or waiting, this server's limits "
+            "max-concurrent = 1 per device on 1 device(s) and max-queued = 1; try again later");
 
   stop_first = true;
   first.join();

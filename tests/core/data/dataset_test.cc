@@ -179,6 +179,27 @@ TEST_F(DrawSamplesTest, NamesTheDocumentWhoseTextTheTokenizerRefuses) {
   EXPECT_NE(message.find(path + ": text is not valid UTF-8 at byte offset 3"), std::string::npos) << message;
 }
 
+// Every pass over the file is read under options.limit: file order reads only the documents it takes, a seeded
+// order reads the whole file first (to count its documents).
+TEST_F(DrawSamplesTest, ReadsUnderTheOptionsLimitInEitherOrder) {
+  const std::string lines = NumberedDocuments(20);  // 20 lines of 22 bytes
+  const std::string path = WriteGzip("docs.jsonl.gz", lines);
+  SampleOptions options;
+  options.count = 2;
+  options.seq_len = 4;
+  for (const std::optional<uint64_t> seed : {std::optional<uint64_t>(), std::optional<uint64_t>(3)}) {
+    options.seed = seed;
+    const uint64_t needed = seed ? lines.size() : 2 * 22;
+    options.limit = ReadLimit{needed, "max"};
+    EXPECT_EQ(DrawSamples(path, *bytes_, options).ids.size(), 2u);
+    options.limit = ReadLimit{needed - 1, "max"};
+    ErrorKind kind = ErrorKind::kInternal;
+    EXPECT_EQ(ErrorOf([&] { DrawSamples(path, *bytes_, options); }, &kind),
+              path + ": more than " + std::to_string(needed - 1) + " bytes once decompressed, over max");
+    EXPECT_EQ(kind, ErrorKind::kInvalidArgument);
+  }
+}
+
 TEST_F(DrawSamplesTest, RefusesNonPositiveSizes) {
   const std::string path = Write("docs.jsonl", JsonLines({"abc"}));
   SampleOptions options;

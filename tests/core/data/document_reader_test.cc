@@ -1,6 +1,7 @@
 #include "core/data/document_reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include "tests/core/data/dataset_files.h"
 #include "tests/support/error_of.h"
@@ -10,10 +11,11 @@ namespace {
 
 class DocumentReaderTest : public DatasetFiles {
  protected:
-  std::vector<Document> ReadAll(const std::string& path, DatasetFormat format = DatasetFormat::kAuto) {
+  std::vector<Document> ReadAll(const std::string& path, DatasetFormat format = DatasetFormat::kAuto,
+                                const ReadLimit& limit = ReadLimit()) {
     std::vector<Document> docs;
     Document doc;
-    for (auto reader = OpenDocuments(path, format); reader->Next(&doc);) docs.push_back(doc);
+    for (auto reader = OpenDocuments(path, format, limit); reader->Next(&doc);) docs.push_back(doc);
     return docs;
   }
 
@@ -65,6 +67,16 @@ TEST_F(DocumentReaderTest, ReadsPlainTextAsOneDocumentGzipOrNot) {
 
 TEST_F(DocumentReaderTest, NamesFileAndLineOfALineThatIsNotJson) {
   const std::string path = Write("bad.jsonl", "{\"text\": \"ok\"}\n{\"text\": \"broken\n{\"text\": \"ok\"}\n");
+  ErrorKind kind;
+  const std::string message = ErrorReading(path, &kind);
+  EXPECT_EQ(kind, ErrorKind::kInvalidArgument);
+  EXPECT_NE(message.find(path + ":2: not a JSON object"), std::string::npos) << message;
+}
+
+// Found by tests/fuzz/request_fuzzer (an uploaded .jsonl): a number too large for a double is not a parse_error in
+// nlohmann::json but an out_of_range, which escaped the reader and reached the client as INTERNAL.
+TEST_F(DocumentReaderTest, NamesFileAndLineOfANumberOutOfRange) {
+  const std::string path = Write("huge.jsonl", "{\"text\": \"ok\"}\n2e913\n");
   ErrorKind kind;
   const std::string message = ErrorReading(path, &kind);
   EXPECT_EQ(kind, ErrorKind::kInvalidArgument);
@@ -140,6 +152,62 @@ TEST_F(DocumentReaderTest, ReportsNpyWithLessDataThanItsShapeAsDataLoss) {
   EXPECT_EQ(kind, ErrorKind::kDataLoss);
   EXPECT_NE(message.find("needs 64 bytes of data, the file holds 12"), std::string::npos) << message;
   EXPECT_NE(ErrorOf([&] { ReadAll(Write("junk.npy", "not numpy at all")); }).find("no .npy magic"), std::string::npos);
+}
+
+// The most memory this process has held so far, in KiB.
+long PeakRssKib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// A 200 MB document inflated from a file of about 200 KB, in each format: the reader stops at the limit, so the
+// process's peak memory grows by a small multiple of the limit, not by the document (ctest runs each test in a
+// process of its own, so no earlier test's peak hides the growth).
+TEST_F(DocumentReaderTest, RefusesAGzipBombOfEachFormatWithoutHoldingIt) {
+  constexpr uint64_t kBombBytes = uint64_t{200} << 20;
+  const ReadLimit limit{uint64_t{16} << 20, "--test-limit"};
+  const std::vector<std::string> paths = {
+      Write("bomb.txt.gz", GzipBomb("", '\0', kBombBytes)),
+      Write("bomb.jsonl.gz", GzipBomb("{\"text\": \"", 'a', kBombBytes)),  // one line without a newline
+      Write("bomb.npy.gz", GzipBomb("", '\0', kBombBytes)),
+  };
+  const long before_kib = PeakRssKib();
+  for (const std::string& path : paths) {
+    ErrorKind kind = ErrorKind::kInternal;
+    const std::string message = ErrorOf([&] { ReadAll(path, DatasetFormat::kAuto, limit); }, &kind);
+    EXPECT_EQ(kind, ErrorKind::kInvalidArgument) << path;
+    EXPECT_EQ(message, path + ": more than 16777216 bytes once decompressed, over --test-limit");
+  }
+  EXPECT_LT(PeakRssKib() - before_kib, 100 << 10) << "KiB of peak memory grew while reading 16 MiB-limited bombs";
+}
+
+TEST_F(DocumentReaderTest, ReadsAFileAtOrUnderTheLimitAndRefusesOneByteMore) {
+  const std::string text(100000, 'x');
+  for (const std::string& path : {Write("book.txt", text), WriteGzip("book.txt.gz", text)}) {
+    EXPECT_EQ(ReadAll(path, DatasetFormat::kAuto, ReadLimit{100000, "max"})[0].text, text) << path;
+    EXPECT_EQ(ReadAll(path, DatasetFormat::kAuto, ReadLimit{100001, "max"})[0].text, text) << path;
+    EXPECT_EQ(ErrorOf([&] {
+                ReadAll(path, DatasetFormat::kAuto, ReadLimit{99999, "max"});
+              }),
+              path + ": more than 99999 bytes once decompressed, over max");
+  }
+}
+
+// The limit bounds a whole pass over a file, not just one line: many short lines add up to it.
+TEST_F(DocumentReaderTest, RefusesJsonLinesWhoseLinesTogetherGoPastTheLimit) {
+  std::string lines;
+  for (int i = 0; i < 1000; ++i) lines += "{\"text\": \"short\"}\n";  // 18 bytes each
+  const std::string path = WriteGzip("many.jsonl.gz", lines);
+  EXPECT_EQ(ReadAll(path, DatasetFormat::kAuto, ReadLimit{18000, "max"}).size(), 1000u);
+  ErrorKind kind = ErrorKind::kInternal;
+  EXPECT_EQ(ErrorOf(
+                [&] {
+                  ReadAll(path, DatasetFormat::kAuto, ReadLimit{17999, "max"});
+                },
+                &kind),
+            path + ": more than 17999 bytes once decompressed, over max");
+  EXPECT_EQ(kind, ErrorKind::kInvalidArgument);
 }
 
 }  // namespace

@@ -103,6 +103,31 @@ TEST(HfTokenizer, RefusesIdsOutsideTheVocabulary) {
   EXPECT_NE(message.find("100000"), std::string::npos) << message;
 }
 
+// Found by tests/fuzz/tokenizer_json_fuzzer: one id of 70 million in model.vocab sized the id table at 2.2 GB. Ids
+// must be below the number of tokens the file declares, in model.vocab and in added_tokens alike.
+TEST(HfTokenizer, RefusesAnIdBeyondTheTokensItDeclares) {
+  const Json base = Json::parse(ReadAll(kFixtureDir + "neox.json"));
+  const size_t declared = base["model"]["vocab"].size() + base["added_tokens"].size();
+  Json config = base;
+  config["model"]["vocab"]["Ġ"] = 70000000;
+  ErrorKind kind;
+  std::string message = ErrorOf([&] { ParseTokenizerJson(config.dump(), "edited.json"); }, &kind);
+  EXPECT_EQ(kind, ErrorKind::kInvalidArgument);
+  EXPECT_NE(message.find("edited.json: model.vocab: id 70000000 is not below " + std::to_string(declared)),
+            std::string::npos)
+      << message;
+  config = base;
+  config["added_tokens"][0]["id"] = static_cast<int>(declared);
+  message = ErrorOf([&] { ParseTokenizerJson(config.dump(), "edited.json"); }, &kind);
+  EXPECT_NE(message.find("edited.json: added_tokens[0]: id " + std::to_string(declared) + " is not below"),
+            std::string::npos)
+      << message;
+  // The largest id the bound allows is taken.
+  config = base;
+  config["added_tokens"][0]["id"] = static_cast<int>(declared - 1);
+  EXPECT_EQ(ParseTokenizerJson(config.dump(), "edited.json")->VocabSize(), static_cast<int64_t>(declared));
+}
+
 // Each edit of the fixture's configuration that the tokenizer cannot honour exactly, and the key its error names.
 TEST(HfTokenizer, RefusesWhatItCannotEncodeExactlyNamingTheKey) {
   const Json base = Json::parse(ReadAll(kFixtureDir + "neox.json"));

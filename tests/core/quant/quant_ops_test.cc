@@ -23,6 +23,7 @@
 #include "core/quant/rounding.h"
 #include "core/quant/weight_quant.h"
 #include "core/util/error.h"
+#include "kernels/common/fp32_math.h"
 
 namespace layerscope {
 namespace {
@@ -555,16 +556,27 @@ TEST(QLinearTest, BadArgumentsAreNamed) {
 // ---------------------------------------------------------------------------------------------------------------
 // Quantized conv1d + SiLU (MODES.md §2.3 step 3)
 
+struct ConvShape {
+  int64_t B, L, E, K;
+};
+
+void PrintTo(const ConvShape& s, std::ostream* os) { *os << s.B << "x" << s.L << "x" << s.E << "x" << s.K; }
+
 struct ConvCase {
-  int64_t B = 2, L = 11, E = 13, K = 4;
+  int64_t B, L, E, K;
   at::Tensor x, w, b;
   double s_x = 0.0213, s_w = 0.0071, s_b = 0.0039, s_out = 0.0117;
-  ConvCase()
-      : x(RandomInt8({B, L, E}, -128, 127, 61)),
+  explicit ConvCase(ConvShape s = ConvShape{2, 11, 13, 4})
+      : B(s.B),
+        L(s.L),
+        E(s.E),
+        K(s.K),
+        x(RandomInt8({B, L, E}, -128, 127, 61)),
         w(RandomInt8({E, K}, -127, 127, 62)),
         b(RandomInt8({E}, -128, 127, 63)) {}
 
-  // The stated fp32 order, written out again: ws = s_w·s_x, bias = s_b·b, v = ws·acc + bias, v / (1 + exp(−v)).
+  // The stated fp32 order, written out again: ws = s_w·s_x, bias = s_b·b, v = ws·acc + bias, v / (1 + exp(−v)),
+  // exp being the contract's Fp32Exp (itself checked against long double in tests/kernels/fp32_math_test.cc).
   std::vector<float> SiluFp32() const {
     const std::vector<int8_t> xv = ToVector<int8_t>(x), wv = ToVector<int8_t>(w), bv = ToVector<int8_t>(b);
     std::vector<float> out(B * L * E);
@@ -580,7 +592,7 @@ struct ConvCase {
           const float bias = static_cast<float>(s_b) * static_cast<float>(bv[e]);
           const float prod = ws * static_cast<float>(acc);
           const float v = prod + bias;
-          out[(bb * L + t) * E + e] = v / (1.0f + std::exp(-v));
+          out[(bb * L + t) * E + e] = v / (1.0f + Fp32Exp(-v));
         }
       }
     }
@@ -588,8 +600,10 @@ struct ConvCase {
   }
 };
 
-TEST(QConvTest, FloatOutputFollowsTheStatedOrderAndFp64) {
-  const ConvCase c;
+class QConvShapeTest : public ::testing::TestWithParam<ConvShape> {};
+
+TEST_P(QConvShapeTest, FloatOutputFollowsTheStatedOrderAndFp64) {
+  const ConvCase c(GetParam());
   const at::Tensor y = QConv1dSiluFloat(c.x, c.w, c.b, c.s_x, c.s_w, c.s_b);
   ASSERT_EQ(y.sizes(), c.x.sizes());
   ASSERT_EQ(y.scalar_type(), at::kFloat);
@@ -597,28 +611,45 @@ TEST(QConvTest, FloatOutputFollowsTheStatedOrderAndFp64) {
   EXPECT_EQ(got, want);
   // And within a few fp32 ulps of the fp64 value (about 6 roundings of relative size 2^-24).
   const std::vector<int8_t> xv = ToVector<int8_t>(c.x), wv = ToVector<int8_t>(c.w), bv = ToVector<int8_t>(c.b);
-  for (int64_t t = 0; t < c.L; ++t) {
-    for (int64_t e = 0; e < c.E; ++e) {
-      double acc = 0;
-      for (int64_t k = 0; k < c.K; ++k) {
-        if (t - c.K + 1 + k >= 0) acc += double(wv[e * c.K + k]) * xv[(t - c.K + 1 + k) * c.E + e];
+  for (int64_t bb = 0; bb < c.B; ++bb) {
+    for (int64_t t = 0; t < c.L; ++t) {
+      for (int64_t e = 0; e < c.E; ++e) {
+        double acc = 0;
+        for (int64_t k = 0; k < c.K; ++k) {
+          const int64_t src = t - c.K + 1 + k;
+          if (src >= 0) acc += double(wv[e * c.K + k]) * xv[(bb * c.L + src) * c.E + e];
+        }
+        const double v = c.s_w * c.s_x * acc + c.s_b * bv[e];
+        const double s = v / (1 + std::exp(-v));
+        // v's rounding error is relative to its two terms, not to v (they can cancel); SiLU' ≤ 1.1.
+        const double terms = std::fabs(c.s_w * c.s_x * acc) + std::fabs(c.s_b * bv[e]);
+        EXPECT_NEAR(got[(bb * c.L + t) * c.E + e], s, 1e-6 * terms) << bb << "," << t << "," << e;
       }
-      const double v = c.s_w * c.s_x * acc + c.s_b * bv[e];
-      const double s = v / (1 + std::exp(-v));
-      // v's rounding error is relative to its two terms, not to v (they can cancel); SiLU' ≤ 1.1.
-      const double terms = std::fabs(c.s_w * c.s_x * acc) + std::fabs(c.s_b * bv[e]);
-      EXPECT_NEAR(got[t * c.E + e], s, 1e-6 * terms) << t << "," << e;
     }
   }
 }
 
-TEST(QConvTest, Int8OutputRoundsHalfAwayFromZero) {
-  const ConvCase c;
+TEST_P(QConvShapeTest, Int8OutputIsTheRhazQuotientOfTheFloatOutput) {
+  const ConvCase c(GetParam());
   const std::vector<float> silu = c.SiluFp32();
   const std::vector<int8_t> got = ToVector<int8_t>(QConv1dSiluInt8(c.x, c.w, c.b, c.s_x, c.s_w, c.s_b, c.s_out));
+  int clamped = 0;
   for (size_t i = 0; i < silu.size(); ++i) {
-    ASSERT_EQ(got[i], Clamp8(RhazInt(silu[i] / static_cast<float>(c.s_out)))) << i;
+    const int rounded = RhazInt(silu[i] / static_cast<float>(c.s_out));
+    clamped += rounded != Clamp8(rounded) ? 1 : 0;
+    ASSERT_EQ(got[i], Clamp8(rounded)) << i;
   }
+  RecordProperty("clamped", clamped);
+}
+
+// Odd sizes: a single step (all history missing), fewer steps than taps, K = 1 (no history) and K = 6.
+INSTANTIATE_TEST_SUITE_P(OddSizes, QConvShapeTest,
+                         ::testing::Values(ConvShape{2, 11, 13, 4}, ConvShape{3, 1, 37, 4}, ConvShape{3, 17, 37, 4},
+                                           ConvShape{1, 3, 7, 6}, ConvShape{2, 9, 5, 1}, ConvShape{2, 40, 129, 4}));
+
+TEST(QConvTest, Int8OutputTiesGoAwayFromZero) {
+  const ConvCase c;
+  const std::vector<float> silu = c.SiluFp32();
   // Ties: pick s_out so that SiLU(v) / s_out is exactly k + 0.5 with k even at one positive and one negative
   // output; RHAZ must go away from zero there, where RNE would go to k.
   for (int sign : {1, -1}) {
@@ -672,33 +703,47 @@ TEST(QConvTest, BadArgumentsAreNamed) {
 // ---------------------------------------------------------------------------------------------------------------
 // RMSNorm with int8 output (MODES.md §2.3 step 1)
 
-TEST(QRmsNormTest, FloatAndInt8) {
-  const at::Tensor s = Uniform({2, 3, 41}, -5.0f, 4.0f, 71);
+// Rows × D: one value per row, odd sizes, mamba-130m's D = 768, and D = 2500 (the CUDA kernel's 1024-value tiles).
+struct NormShape {
+  int64_t rows, D;
+};
+
+void PrintTo(const NormShape& s, std::ostream* os) { *os << s.rows << "x" << s.D; }
+
+class QRmsNormTest : public ::testing::TestWithParam<NormShape> {};
+
+TEST_P(QRmsNormTest, FloatAndInt8) {
+  const int64_t rows = GetParam().rows, D = GetParam().D;
+  const at::Tensor s = Uniform({rows, 1, D}, -5.0f, 4.0f, 71);
   const double eps = 1e-5, s_out = 0.0123;
   const std::vector<float> sv = ToVector<float>(s);
   const std::vector<float> yf = ToVector<float>(QRmsNormFloat(s, eps));
   const std::vector<int8_t> yq = ToVector<int8_t>(QRmsNormInt8(s, eps, s_out));
+  ASSERT_EQ(QRmsNormInt8(s, eps, s_out).sizes(), s.sizes());
   int clamped = 0;
-  for (int64_t r = 0; r < 6; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
     double sum = 0;
-    for (int64_t d = 0; d < 41; ++d) sum += double(sv[r * 41 + d]) * sv[r * 41 + d];
-    const double rms64 = std::sqrt(sum / 41 + eps);
+    for (int64_t d = 0; d < D; ++d) sum += double(sv[r * D + d]) * sv[r * D + d];
+    const double rms64 = std::sqrt(sum / D + eps);
     // The stated fp32 steps: ms rounded once from fp64, sqrtf, one fp32 division.
-    const float rms32 = std::sqrt(static_cast<float>(sum / 41) + static_cast<float>(eps));
-    for (int64_t d = 0; d < 41; ++d) {
-      const int64_t i = r * 41 + d;
+    const float rms32 = std::sqrt(static_cast<float>(sum / D) + static_cast<float>(eps));
+    for (int64_t d = 0; d < D; ++d) {
+      const int64_t i = r * D + d;
       // Four fp32 roundings (ms, + eps, sqrt, division), each at most 2^-24 relative.
-      EXPECT_NEAR(yf[i], sv[i] / rms64, 4 * std::ldexp(std::fabs(sv[i] / rms64), -24)) << i;
+      ASSERT_NEAR(yf[i], sv[i] / rms64, 4 * std::ldexp(std::fabs(sv[i] / rms64), -24)) << i;
       const float y32 = sv[i] / rms32;
-      EXPECT_EQ(yf[i], y32) << i;
+      ASSERT_EQ(yf[i], y32) << i;
       const int want = Clamp8(RneInt(y32 / static_cast<float>(s_out)));
       clamped += want != RneInt(y32 / static_cast<float>(s_out)) ? 1 : 0;
-      EXPECT_EQ(yq[i], want) << i;
+      ASSERT_EQ(yq[i], want) << i;
     }
   }
-  EXPECT_GT(clamped, 0);  // |y| reaches ~1.9 > 127·s_out = 1.56
+  if (D > 1) EXPECT_GT(clamped, 0);  // |y| reaches ~1.9 > 127·s_out = 1.56
   ExpectInvalidArgumentNaming([&] { QRmsNormInt8(s.to(at::kHalf), eps, s_out); }, "s");
 }
+
+INSTANTIATE_TEST_SUITE_P(OddSizes, QRmsNormTest,
+                         ::testing::Values(NormShape{6, 41}, NormShape{5, 1}, NormShape{3, 768}, NormShape{2, 2500}));
 
 // ---------------------------------------------------------------------------------------------------------------
 // Selective scan variants (MODES.md §3)
@@ -827,10 +872,10 @@ TEST_P(ScanTest, ThreadCountDoesNotChangeABit) {
   at::set_num_threads(threads);
 }
 
-// Odd sizes; 2100 crosses the kernel variant's 2048-step chunk (the carry between chunks).
+// Odd sizes; 2100 crosses the kernel variant's 2048-step chunk (the carry between chunks), 4100 two of them.
 INSTANTIATE_TEST_SUITE_P(OddSizes, ScanTest,
                          ::testing::Values(ScanShape{2, 37, 5, 3}, ScanShape{3, 129, 7, 16}, ScanShape{1, 2100, 3, 4},
-                                           ScanShape{1, 1, 9, 5}));
+                                           ScanShape{1, 1, 9, 5}, ScanShape{2, 4100, 3, 2}));
 
 TEST(ScanArgsTest, BadArgumentsAreNamed) {
   SsmInputs in = RandomScan(ScanShape{1, 5, 3, 2}, 1);

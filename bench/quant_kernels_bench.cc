@@ -1,0 +1,144 @@
+// Benchmark of the quantized ops' CUDA kernels (kernels/selective_scan/quant_scan.h, kernels/quant_conv1d/,
+// kernels/rms_norm/) at the mamba-130m shape of a compare-all batch (B = 10, L = 512, E = 1536, N = 16, K = 4,
+// d_model 768), against the device-to-device copy bandwidth measured in the same run. Achieved bandwidth counts
+// the bytes each kernel must move at least (every input read once, every output written once). Times are medians
+// of CUDA-event-timed batches of calls after warm-up, over random non-zero data.
+//   quant_kernels_bench [repeats]
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench/cuda_timing.h"
+#include "kernels/quant_conv1d/quant_conv1d.h"
+#include "kernels/rms_norm/rms_norm.h"
+#include "kernels/selective_scan/quant_scan.h"
+
+namespace layerscope {
+namespace {
+
+constexpr int64_t kBatch = 10, kLen = 512, kChannels = 1536, kState = 16, kWidth = 4, kModel = 768;
+
+std::vector<float> Uniform(size_t n, float lo, float hi, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) {
+    x = d(rng);
+    if (x == 0.0f) x = hi;
+  }
+  return v;
+}
+
+std::vector<int8_t> RandomInt8(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(-128, 127);
+  std::vector<int8_t> v(n);
+  for (int8_t& x : v) {
+    const int c = d(rng);
+    x = static_cast<int8_t>(c == 0 ? 1 : c);
+  }
+  return v;
+}
+
+struct Row {
+  std::string what;
+  double ms, bytes;
+};
+
+int Run(int repeats) {
+  cudaDeviceProp prop;
+  int device = 0;
+  CheckCuda(cudaGetDevice(&device), "device");
+  CheckCuda(cudaGetDeviceProperties(&prop, device), "properties");
+  std::printf("device: %s, %d SMs, L2 %d MiB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+  std::printf("shape: B=%lld L=%lld E=%lld N=%lld K=%lld d_model=%lld\n", static_cast<long long>(kBatch),
+              static_cast<long long>(kLen), static_cast<long long>(kChannels), static_cast<long long>(kState),
+              static_cast<long long>(kWidth), static_cast<long long>(kModel));
+
+  // The ceiling: a 1 GiB device-to-device copy; bytes read plus bytes written.
+  const size_t copy_bytes = size_t{1} << 30;
+  DeviceArray<char> src(copy_bytes), dst(copy_bytes);
+  CheckCuda(cudaMemset(src.get(), 0x5a, copy_bytes), "memset");
+  const double copy_ms = MedianDeviceMs(3, repeats, 1, [&](int) {
+    CheckCuda(cudaMemcpyAsync(dst.get(), src.get(), copy_bytes, cudaMemcpyDeviceToDevice), "copy");
+  });
+  const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e6);
+
+  const size_t ble = kBatch * kLen * kChannels, bln = kBatch * kLen * kState;
+  std::vector<float> dt_raw = Uniform(ble, -4.0f, 1.5f, 2), A = Uniform(kChannels * kState, -7.0f, -0.05f, 4);
+  DeviceArray<float> u(Uniform(ble, -2.0f, 2.0f, 1)), dt(dt_raw), dt_bias(Uniform(kChannels, -2.0f, 1.5f, 3)), A_d(A),
+      B(Uniform(bln, -1.5f, 1.5f, 5)), C(Uniform(bln, -1.5f, 1.5f, 6)), D(Uniform(kChannels, 0.2f, 1.8f, 7)),
+      z(Uniform(ble, -3.0f, 3.0f, 8)), y(ble);
+  QuantScanArgs scan;
+  scan.batch = kBatch, scan.seqlen = kLen, scan.channels = kChannels, scan.state = kState;
+  scan.u = u.get(), scan.dt_raw = dt.get(), scan.dt_bias = dt_bias.get(), scan.A = A_d.get(), scan.B = B.get();
+  scan.C = C.get(), scan.D = D.get(), scan.z = z.get(), scan.y = y.get();
+  const double scan_bytes = 4.0 * (4 * ble + 2 * bln + kChannels * (kState + 2));  // u, dt, z, y; B, C; A, bias, D
+
+  std::vector<Row> rows;
+  const std::vector<std::pair<const char*, void (*)(const QuantScanArgs&, void*)>> variants = {
+      {"scan kernel (chunked tree)", QuantScanKernelCuda},
+      {"scan framework", QuantScanFrameworkCuda},
+      {"scan reference", QuantScanReferenceCuda}};
+  for (const auto& [name, launch] : variants) {
+    rows.push_back(
+        {name, MedianDeviceMs(2, repeats, 5, [&, launch = launch](int) { launch(scan, nullptr); }), scan_bytes});
+  }
+
+  const std::vector<int8_t> x_q = RandomInt8(ble, 11);
+  DeviceArray<int8_t> x(x_q), w(RandomInt8(kChannels * kWidth, 12)), bias(RandomInt8(kChannels, 13)), y_q(ble);
+  QuantConv1dArgs conv;
+  conv.batch = kBatch, conv.seqlen = kLen, conv.channels = kChannels, conv.width = kWidth;
+  conv.x = x.get(), conv.w = w.get(), conv.bias = bias.get();
+  conv.ws = 0.0071f * 0.0213f, conv.s_b = 0.0039f, conv.s_out = 0.0117f;
+  conv.y_int8 = y_q.get();
+  rows.push_back({"conv1d+SiLU, int8 out",
+                  MedianDeviceMs(2, repeats, 10, [&](int) { QuantConv1dSiluCuda(conv, nullptr); }), 2.0 * ble});
+  conv.y_int8 = nullptr, conv.y_float = y.get();
+  rows.push_back({"conv1d+SiLU, fp32 out",
+                  MedianDeviceMs(2, repeats, 10, [&](int) { QuantConv1dSiluCuda(conv, nullptr); }), 5.0 * ble});
+
+  const size_t bld = kBatch * kLen * kModel;
+  DeviceArray<float> s(Uniform(bld, -5.0f, 4.0f, 21)), s_out(bld);
+  DeviceArray<int8_t> s_q(bld);
+  QuantRmsNormArgs norm;
+  norm.rows = kBatch * kLen, norm.dim = kModel, norm.x = s.get(), norm.eps = 1e-5f, norm.s_out = 0.0123f;
+  norm.y_int8 = s_q.get();
+  rows.push_back(
+      {"RMSNorm, int8 out", MedianDeviceMs(2, repeats, 10, [&](int) { QuantRmsNormCuda(norm, nullptr); }), 5.0 * bld});
+  norm.y_int8 = nullptr, norm.y_float = s_out.get();
+  rows.push_back(
+      {"RMSNorm, fp32 out", MedianDeviceMs(2, repeats, 10, [&](int) { QuantRmsNormCuda(norm, nullptr); }), 8.0 * bld});
+
+  std::printf("\ncopy D2D 1 GiB: %.3f ms, %.0f GB/s (read + write)\n\n", copy_ms, copy_gbs);
+  std::printf("| %-28s | %10s | %10s | %8s |\n", "kernel", "time us", "GB/s", "of copy");
+  std::printf("| %-28s | %10s | %10s | %8s |\n", "---", "---", "---", "---");
+  for (const Row& r : rows) {
+    const double gbs = r.bytes / (r.ms * 1e6);
+    std::printf("| %-28s | %10.1f | %10.0f | %7.1f%% |\n", r.what.c_str(), r.ms * 1e3, gbs, 100 * gbs / copy_gbs);
+  }
+  std::printf(
+      "\nbytes: scan 16/element of [B, L, E] (u, dt_raw, z read, y written) + 8/element of [B, L, N] "
+      "(B, C); conv 1 read + 1 (int8) or 4 (fp32) written; RMSNorm 4 read + 1 or 4 written.\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace layerscope
+
+int main(int argc, char** argv) {
+  try {
+    return layerscope::Run(argc > 1 ? std::atoi(argv[1]) : 20);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "quant_kernels_bench: %s\n", e.what());
+    return 1;
+  }
+}

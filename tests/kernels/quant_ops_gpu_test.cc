@@ -1,0 +1,179 @@
+// GPU: the quantized ops (core/quant/qops.h) on CUDA tensors, which run the CUDA kernels (scan variants, conv1d
+// + SiLU, RMSNorm) and at::_int_mm, against the same ops on CPU tensors, which run the CPU references: bit for
+// bit at odd sizes (and the mamba-130m shape), on random data that is never zero. The references themselves are
+// checked against fp64 in tests/core/quant/quant_ops_test.cc and tests/kernels/fp32_math_test.cc.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <ostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/quant/qops.h"
+
+namespace layerscope {
+namespace {
+
+at::Tensor Uniform(at::IntArrayRef shape, float lo, float hi, unsigned seed) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  at::Tensor t = at::empty(shape, at::kFloat);
+  float* p = t.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    p[i] = d(rng);
+    if (p[i] == 0.0f) p[i] = hi;
+  }
+  return t;
+}
+
+at::Tensor RandomInt8(at::IntArrayRef shape, unsigned seed) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(-128, 127);
+  at::Tensor t = at::empty(shape, at::kChar);
+  int8_t* p = t.data_ptr<int8_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int v = d(rng);
+    p[i] = static_cast<int8_t>(v == 0 ? 1 : v);
+  }
+  return t;
+}
+
+at::Tensor Cuda(const at::Tensor& t) { return t.to(at::kCUDA); }
+
+// Bit-identical: same dtype and shape, and every element's bytes equal (NaNs and signed zeros included).
+void ExpectSameBits(const at::Tensor& gpu, const at::Tensor& cpu, const char* what) {
+  ASSERT_TRUE(gpu.is_cuda()) << what;
+  const at::Tensor g = gpu.cpu().contiguous(), c = cpu.contiguous();
+  ASSERT_EQ(g.scalar_type(), c.scalar_type()) << what;
+  ASSERT_EQ(g.sizes(), c.sizes()) << what;
+  const auto* gb = static_cast<const uint8_t*>(g.data_ptr());
+  const auto* cb = static_cast<const uint8_t*>(c.data_ptr());
+  const int64_t bytes = g.numel() * static_cast<int64_t>(g.element_size());
+  int64_t first = -1, count = 0;
+  for (int64_t i = 0; i < bytes; ++i) {
+    if (gb[i] != cb[i]) {
+      count += 1;
+      if (first < 0) first = i / g.element_size();
+    }
+  }
+  EXPECT_EQ(count, 0) << what << ": first differing element " << first << " (GPU "
+                      << g.reshape({-1})[first < 0 ? 0 : first].item<double>() << ", CPU "
+                      << c.reshape({-1})[first < 0 ? 0 : first].item<double>() << ")";
+}
+
+struct ScanShape {
+  int64_t B, L, E, N;
+};
+void PrintTo(const ScanShape& s, std::ostream* os) { *os << s.B << "x" << s.L << "x" << s.E << "x" << s.N; }
+
+SsmInputs RandomScan(const ScanShape& s, unsigned seed) {
+  SsmInputs in;
+  in.u = Uniform({s.B, s.L, s.E}, -2.0f, 2.0f, seed + 1);
+  in.dt_raw = Uniform({s.B, s.L, s.E}, -4.0f, 1.5f, seed + 2);
+  in.dt_raw.view({-1}).slice(0, 0, in.dt_raw.numel(), 97).fill_(21.5f);  // some above the softplus threshold
+  in.dt_bias = Uniform({s.E}, -2.0f, 1.5f, seed + 3);
+  in.A = -at::exp(Uniform({s.E, s.N}, -2.5f, 1.4f, seed + 4));
+  in.Bm = Uniform({s.B, s.L, s.N}, -1.5f, 1.5f, seed + 5);
+  in.Cm = Uniform({s.B, s.L, s.N}, -1.5f, 1.5f, seed + 6);
+  in.D = Uniform({s.E}, 0.2f, 1.8f, seed + 7);
+  in.z = Uniform({s.B, s.L, s.E}, -3.0f, 3.0f, seed + 8);
+  return in;
+}
+
+SsmInputs ToCuda(const SsmInputs& in) {
+  return SsmInputs{Cuda(in.u),  Cuda(in.dt_raw), Cuda(in.dt_bias), Cuda(in.A),
+                   Cuda(in.Bm), Cuda(in.Cm),     Cuda(in.D),       Cuda(in.z)};
+}
+
+class QuantScanGpuTest : public ::testing::TestWithParam<ScanShape> {};
+
+TEST_P(QuantScanGpuTest, EveryVariantMatchesItsCpuReferenceBitForBit) {
+  const SsmInputs cpu = RandomScan(GetParam(), 500);
+  const SsmInputs gpu = ToCuda(cpu);
+  for (SsmArithmetic a : {SsmArithmetic::kKernel, SsmArithmetic::kFramework, SsmArithmetic::kReference}) {
+    SCOPED_TRACE(static_cast<int>(a));
+    at::Tensor cpu_state, gpu_state;
+    const at::Tensor want = SsmScan(cpu, a, &cpu_state);
+    const at::Tensor got = SsmScan(gpu, a, &gpu_state);
+    ExpectSameBits(got, want, "y");
+    ExpectSameBits(gpu_state, cpu_state, "last_state");
+    // Without last_state the kernel skips its stores; y is unchanged.
+    ExpectSameBits(SsmScan(gpu, a), want, "y without last_state");
+  }
+}
+
+// B = 3 and odd channel counts; L = 1, 17, 300 and 513 (the kernel variant's one-warp tree at L <= 512, its edge),
+// 1000 (the two-warp tree), 2049 (one step into a second 2048-step chunk) and 4100 (a third chunk); d_state 16 (the
+// model's), 5, 33 and 64 (the other kernel instantiations and the largest state the kernels hold); the mamba-130m
+// shape.
+INSTANTIATE_TEST_SUITE_P(OddSizes, QuantScanGpuTest,
+                         ::testing::Values(ScanShape{3, 1, 37, 16}, ScanShape{3, 17, 37, 16}, ScanShape{3, 17, 5, 5},
+                                           ScanShape{3, 2049, 37, 16}, ScanShape{2, 300, 41, 33},
+                                           ScanShape{3, 1000, 37, 16}, ScanShape{2, 513, 7, 64},
+                                           ScanShape{3, 4100, 1536, 16}, ScanShape{10, 512, 1536, 16}));
+
+struct ConvShape {
+  int64_t B, L, E, K;
+};
+void PrintTo(const ConvShape& s, std::ostream* os) { *os << s.B << "x" << s.L << "x" << s.E << "x" << s.K; }
+
+class QuantConvGpuTest : public ::testing::TestWithParam<ConvShape> {};
+
+TEST_P(QuantConvGpuTest, FloatAndInt8MatchTheCpuReferenceBitForBit) {
+  const ConvShape s = GetParam();
+  const at::Tensor x = RandomInt8({s.B, s.L, s.E}, 61), w = RandomInt8({s.E, s.K}, 62), b = RandomInt8({s.E}, 63);
+  const double s_x = 0.0213, s_w = 0.0071, s_b = 0.0039, s_out = 0.0117;
+  ExpectSameBits(QConv1dSiluFloat(Cuda(x), Cuda(w), Cuda(b), s_x, s_w, s_b), QConv1dSiluFloat(x, w, b, s_x, s_w, s_b),
+                 "fp32");
+  ExpectSameBits(QConv1dSiluInt8(Cuda(x), Cuda(w), Cuda(b), s_x, s_w, s_b, s_out),
+                 QConv1dSiluInt8(x, w, b, s_x, s_w, s_b, s_out), "int8");
+}
+
+INSTANTIATE_TEST_SUITE_P(OddSizes, QuantConvGpuTest,
+                         ::testing::Values(ConvShape{3, 1, 37, 4}, ConvShape{3, 17, 37, 4}, ConvShape{3, 2049, 1536, 4},
+                                           ConvShape{2, 9, 5, 1}, ConvShape{1, 3, 7, 6}, ConvShape{10, 512, 1536, 4}));
+
+TEST(QuantRmsNormGpuTest, FloatAndInt8MatchTheCpuReferenceBitForBit) {
+  // D = 768 (mamba-130m), 37, and 2500 (more than one 1024-value tile).
+  for (int64_t d : {768, 37, 2500}) {
+    SCOPED_TRACE(d);
+    const at::Tensor s = Uniform({3, 17, d}, -5.0f, 4.0f, 71);
+    ExpectSameBits(QRmsNormFloat(Cuda(s), 1e-5), QRmsNormFloat(s, 1e-5), "fp32");
+    ExpectSameBits(QRmsNormInt8(Cuda(s), 1e-5, 0.0123), QRmsNormInt8(s, 1e-5, 0.0123), "int8");
+  }
+}
+
+TEST(Int8MatmulGpuTest, ExactAtAlignedAndPaddedShapes) {
+  // (rows, in, out): _int_mm's own shapes; and ones it pads (rows ≤ 16, in or out not a multiple of 8).
+  const std::vector<std::array<int64_t, 3>> shapes = {{5120, 768, 3072}, {5120, 1536, 80}, {24, 48, 1536}, {5, 19, 11},
+                                                      {17, 8, 8},        {1, 1, 1},        {40, 4096, 9}};
+  for (const auto& [rows, in, out] : shapes) {
+    SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(in) + "x" + std::to_string(out));
+    const at::Tensor x = RandomInt8({rows, in}, 81), w = RandomInt8({out, in}, 82);
+    ExpectSameBits(Int8MatmulInt32(Cuda(x), Cuda(w)), Int8MatmulInt32(x, w), "acc");
+  }
+  // Leading dimensions are kept.
+  const at::Tensor x3 = RandomInt8({3, 7, 19}, 83), w3 = RandomInt8({13, 19}, 84);
+  ExpectSameBits(Int8MatmulInt32(Cuda(x3), Cuda(w3)), Int8MatmulInt32(x3, w3), "acc [3, 7, 13]");
+  // Extreme codes: every product 16384, sums up to 2^14·in (exact in int32, not in fp32).
+  const at::Tensor big_x = at::full({33, 4096}, -128, at::kChar), big_w = at::full({16, 4096}, -128, at::kChar);
+  const at::Tensor acc = Int8MatmulInt32(Cuda(big_x), Cuda(big_w));
+  EXPECT_TRUE(at::equal(acc.cpu(), at::full({33, 16}, int64_t{16384} * 4096, at::kInt)));
+}
+
+TEST(QuantOpsGpuTest, RepeatedRunsAreBitIdentical) {
+  const SsmInputs gpu = ToCuda(RandomScan(ScanShape{2, 100, 64, 16}, 900));
+  for (SsmArithmetic a : {SsmArithmetic::kKernel, SsmArithmetic::kFramework, SsmArithmetic::kReference}) {
+    EXPECT_TRUE(at::equal(SsmScan(gpu, a), SsmScan(gpu, a)));
+  }
+}
+
+}  // namespace
+}  // namespace layerscope
