@@ -20,33 +20,12 @@
 #include "kernels/quant_conv1d/quant_conv1d.h"
 #include "kernels/rms_norm/rms_norm.h"
 #include "kernels/selective_scan/quant_scan.h"
+#include "tests/support/random_values.h"
 
 namespace layerscope {
 namespace {
 
 constexpr int64_t kBatch = 10, kLen = 512, kChannels = 1536, kState = 16, kWidth = 4, kModel = 768;
-
-std::vector<float> Uniform(size_t n, float lo, float hi, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) {
-    x = d(rng);
-    if (x == 0.0f) x = hi;
-  }
-  return v;
-}
-
-std::vector<int8_t> RandomInt8(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> d(-128, 127);
-  std::vector<int8_t> v(n);
-  for (int8_t& x : v) {
-    const int c = d(rng);
-    x = static_cast<int8_t>(c == 0 ? 1 : c);
-  }
-  return v;
-}
 
 struct Row {
   std::string what;
@@ -73,10 +52,12 @@ int Run(int repeats) {
   const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e6);
 
   const size_t ble = kBatch * kLen * kChannels, bln = kBatch * kLen * kState;
-  std::vector<float> dt_raw = Uniform(ble, -4.0f, 1.5f, 2), A = Uniform(kChannels * kState, -7.0f, -0.05f, 4);
-  DeviceArray<float> u(Uniform(ble, -2.0f, 2.0f, 1)), dt(dt_raw), dt_bias(Uniform(kChannels, -2.0f, 1.5f, 3)), A_d(A),
-      B(Uniform(bln, -1.5f, 1.5f, 5)), C(Uniform(bln, -1.5f, 1.5f, 6)), D(Uniform(kChannels, 0.2f, 1.8f, 7)),
-      z(Uniform(ble, -3.0f, 3.0f, 8)), y(ble);
+  std::vector<float> dt_raw = NonZeroUniform(ble, -4.0f, 1.5f, 2),
+                     A = NonZeroUniform(kChannels * kState, -7.0f, -0.05f, 4);
+  DeviceArray<float> u(NonZeroUniform(ble, -2.0f, 2.0f, 1)), dt(dt_raw),
+      dt_bias(NonZeroUniform(kChannels, -2.0f, 1.5f, 3)), A_d(A), B(NonZeroUniform(bln, -1.5f, 1.5f, 5)),
+      C(NonZeroUniform(bln, -1.5f, 1.5f, 6)), D(NonZeroUniform(kChannels, 0.2f, 1.8f, 7)),
+      z(NonZeroUniform(ble, -3.0f, 3.0f, 8)), y(ble);
   QuantScanArgs scan;
   scan.batch = kBatch, scan.seqlen = kLen, scan.channels = kChannels, scan.state = kState;
   scan.u = u.get(), scan.dt_raw = dt.get(), scan.dt_bias = dt_bias.get(), scan.A = A_d.get(), scan.B = B.get();
@@ -93,8 +74,8 @@ int Run(int repeats) {
         {name, MedianDeviceMs(2, repeats, 5, [&, launch = launch](int) { launch(scan, nullptr); }), scan_bytes});
   }
 
-  const std::vector<int8_t> x_q = RandomInt8(ble, 11);
-  DeviceArray<int8_t> x(x_q), w(RandomInt8(kChannels * kWidth, 12)), bias(RandomInt8(kChannels, 13)), y_q(ble);
+  const std::vector<int8_t> x_q = NonZeroInt8(ble, 11);
+  DeviceArray<int8_t> x(x_q), w(NonZeroInt8(kChannels * kWidth, 12)), bias(NonZeroInt8(kChannels, 13)), y_q(ble);
   QuantConv1dArgs conv;
   conv.batch = kBatch, conv.seqlen = kLen, conv.channels = kChannels, conv.width = kWidth;
   conv.x = x.get(), conv.w = w.get(), conv.bias = bias.get();
@@ -107,7 +88,7 @@ int Run(int repeats) {
                   MedianDeviceMs(2, repeats, 10, [&](int) { QuantConv1dSiluCuda(conv, nullptr); }), 5.0 * ble});
 
   const size_t bld = kBatch * kLen * kModel;
-  DeviceArray<float> s(Uniform(bld, -5.0f, 4.0f, 21)), s_out(bld);
+  DeviceArray<float> s(NonZeroUniform(bld, -5.0f, 4.0f, 21)), s_out(bld);
   DeviceArray<int8_t> s_q(bld);
   QuantRmsNormArgs norm;
   norm.rows = kBatch * kLen, norm.dim = kModel, norm.x = s.get(), norm.eps = 1e-5f, norm.s_out = 0.0123f;

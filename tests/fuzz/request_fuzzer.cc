@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "core/model/model_config.h"
 #include "layerscope/v1/layerscope.pb.h"
 #include "server/service/model_entry.h"
 #include "server/service/request_validator.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/server/embedded_model_entry.h"
 
 namespace {
 
@@ -39,13 +39,7 @@ struct Fixture {
   Fixture() : work_dir(MakeWorkDir()) {
     // Parsing refuses a string field that is not UTF-8 and logs a line each time: noise at thousands of inputs/s.
     google::protobuf::SetLogHandler(nullptr);
-    ModelInfo info;
-    info.name = "embedded";
-    info.dir = ResidentModel::EmbeddedModelDir();
-    info.config = ReadMambaConfig(info.dir + "/config.json");
-    info.float_available = true;
-    info.quantized_available = true;
-    models.push_back(MakeModelEntry(info, /*is_default=*/true));
+    models.push_back(testing::EmbeddedModelEntry());
     models.back().upload_dir = work_dir + "/uploads";
     validator = std::make_unique<RequestValidator>(models, ServerLimits{}, work_dir + "/inputs");
   }

@@ -42,15 +42,6 @@ v1::CompareRequest OversizedRequest() {
   return request;
 }
 
-v1::CompareRequest NormalRequest() {
-  v1::CompareRequest request;
-  request.add_modes("fp16");
-  request.add_modes("bf16");
-  request.set_samples(4);
-  request.set_seq_len(256);
-  return request;
-}
-
 TEST_F(GpuMemory, OversizedRequestIsResourceExhaustedAndTheNextJobRuns) {
   std::vector<int32_t> ids(static_cast<size_t>(kSamples) * kSeqLen);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i * 7 % 256);
@@ -69,7 +60,7 @@ TEST_F(GpuMemory, OversizedRequestIsResourceExhaustedAndTheNextJobRuns) {
   HealthStatus health = HealthStatus::kUnknown;
   ASSERT_TRUE(CheckHealth(server.NewChannel(), "", &health).ok());
   EXPECT_EQ(health, HealthStatus::kServing);
-  const auto normal = server::testing::RunCompare(*stub, NormalRequest());
+  const auto normal = server::testing::RunCompare(*stub, server::testing::EveryRowRequest(4, 256));
   ASSERT_TRUE(normal.status.ok()) << normal.status.error_message();
   int rows = 0;
   for (const auto& event : normal.events) rows += event.has_row();

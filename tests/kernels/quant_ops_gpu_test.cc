@@ -13,23 +13,10 @@
 #include <vector>
 
 #include "core/quant/qops.h"
+#include "tests/core/quant/random_scan.h"
 
 namespace layerscope {
 namespace {
-
-at::Tensor Uniform(at::IntArrayRef shape, float lo, float hi, unsigned seed) {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  at::Tensor t = at::empty(shape, at::kFloat);
-  float* p = t.data_ptr<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    p[i] = d(rng);
-    if (p[i] == 0.0f) p[i] = hi;
-  }
-  return t;
-}
 
 at::Tensor RandomInt8(at::IntArrayRef shape, unsigned seed) {
   int64_t n = 1;
@@ -66,25 +53,6 @@ void ExpectSameBits(const at::Tensor& gpu, const at::Tensor& cpu, const char* wh
   EXPECT_EQ(count, 0) << what << ": first differing element " << first << " (GPU "
                       << g.reshape({-1})[first < 0 ? 0 : first].item<double>() << ", CPU "
                       << c.reshape({-1})[first < 0 ? 0 : first].item<double>() << ")";
-}
-
-struct ScanShape {
-  int64_t B, L, E, N;
-};
-void PrintTo(const ScanShape& s, std::ostream* os) { *os << s.B << "x" << s.L << "x" << s.E << "x" << s.N; }
-
-SsmInputs RandomScan(const ScanShape& s, unsigned seed) {
-  SsmInputs in;
-  in.u = Uniform({s.B, s.L, s.E}, -2.0f, 2.0f, seed + 1);
-  in.dt_raw = Uniform({s.B, s.L, s.E}, -4.0f, 1.5f, seed + 2);
-  in.dt_raw.view({-1}).slice(0, 0, in.dt_raw.numel(), 97).fill_(21.5f);  // some above the softplus threshold
-  in.dt_bias = Uniform({s.E}, -2.0f, 1.5f, seed + 3);
-  in.A = -at::exp(Uniform({s.E, s.N}, -2.5f, 1.4f, seed + 4));
-  in.Bm = Uniform({s.B, s.L, s.N}, -1.5f, 1.5f, seed + 5);
-  in.Cm = Uniform({s.B, s.L, s.N}, -1.5f, 1.5f, seed + 6);
-  in.D = Uniform({s.E}, 0.2f, 1.8f, seed + 7);
-  in.z = Uniform({s.B, s.L, s.E}, -3.0f, 3.0f, seed + 8);
-  return in;
 }
 
 SsmInputs ToCuda(const SsmInputs& in) {

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "core/model/model_config.h"
+#include "tests/server/embedded_model_entry.h"
 #include "tests/server/test_dir.h"
 #include "tests/server/validation_cases.h"
 
@@ -13,23 +14,12 @@ namespace layerscope::server {
 namespace {
 
 using testing::BaseRequest;
+using testing::EmbeddedModelEntry;
 using testing::TestDir;
-
-// The embedded model as the server describes it, without loading its weights.
-ModelEntry EmbeddedEntry() {
-  ModelInfo info;
-  info.name = "embedded";
-  info.dir = ResidentModel::EmbeddedModelDir();
-  info.device = "cpu";
-  info.config = ReadMambaConfig(info.dir + "/config.json");
-  info.float_available = true;
-  info.quantized_available = true;
-  return MakeModelEntry(info, /*is_default=*/true);
-}
 
 class ContentKeyTest : public ::testing::Test {
  protected:
-  ContentKeyTest() : models_{EmbeddedEntry()}, validator_(models_, ServerLimits(), data_.path()) {}
+  ContentKeyTest() : models_{EmbeddedModelEntry()}, validator_(models_, ServerLimits(), data_.path()) {}
 
   std::string KeyOf(const v1::CompareRequest& request, const std::string& digest = "model") const {
     return ContentKey(digest, validator_.Validate(request));

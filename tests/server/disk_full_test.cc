@@ -22,6 +22,9 @@
 namespace layerscope::server {
 namespace {
 
+using testing::EveryRowRequest;
+using testing::RowsOf;
+
 bool WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path);
   return static_cast<bool>(out << text);
@@ -63,48 +66,11 @@ void FillLeaving(const std::string& path, off_t leave) {
   close(fd);
 }
 
-// Two samples of 32 tokens, one mode, two layers, two points: 4 rows.
-v1::CompareRequest SmallRequest() {
-  v1::CompareRequest request;
-  request.add_modes("fp16");
-  request.add_layers(0);
-  request.add_layers(-1);
-  request.add_points("mixer_input");
-  request.add_points("mixer_output");
-  request.set_samples(2);
-  request.set_seq_len(32);
-  return request;
-}
-
-// Every layer and point for two modes: 72 rows, each committed on its own, far more than the space left.
-v1::CompareRequest ManyRowsRequest() {
-  v1::CompareRequest request;
-  request.add_modes("fp16");
-  request.add_modes("bf16");
-  request.set_samples(2);
-  request.set_seq_len(32);
-  return request;
-}
-
-std::vector<std::string> RowsOf(const std::vector<v1::CompareEvent>& events) {
-  std::vector<std::string> rows;
-  for (const auto& event : events) {
-    if (event.has_row()) rows.push_back(event.row().SerializeAsString());
-  }
-  return rows;
-}
-
 // The rows WatchJob streams for job `id`, and how the call ended.
 std::vector<std::string> WatchRows(v1::Layerscope::Stub& stub, const std::string& id, grpc::Status* status) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  v1::WatchJobRequest request;
-  request.set_job_id(id);
-  auto reader = stub.WatchJob(&context, request);
-  std::vector<v1::CompareEvent> events;
-  for (v1::CompareEvent event; reader->Read(&event);) events.push_back(event);
-  *status = reader->Finish();
-  return RowsOf(events);
+  const testing::CompareOutcome watched = testing::RunWatch(stub, id, std::chrono::seconds(60));
+  *status = watched.status;
+  return RowsOf(watched.events);
 }
 
 TEST(DiskFullTest, AFullDataDirectoryFailsTheJobAndKeepsWhatWasWritten) {
@@ -119,14 +85,14 @@ TEST(DiskFullTest, AFullDataDirectoryFailsTheJobAndKeepsWhatWasWritten) {
     const auto server = ServerProcess::StartOnDataDir(data_dir, {"--no-quantize"});
     auto stub = v1::Layerscope::NewStub(server->NewChannel());
 
-    const testing::CompareOutcome before = testing::RunCompare(*stub, SmallRequest());
+    const testing::CompareOutcome before = testing::RunCompare(*stub, testing::SmallRequest());
     ASSERT_TRUE(before.status.ok()) << before.status.error_message();
     const std::vector<std::string> rows_before = RowsOf(before.events);
     ASSERT_EQ(rows_before.size(), 4u);
 
     // 64 KiB left: room for a job's record and a few rows, not for 72 rows with their journal frames.
     FillLeaving(data_dir + "/filler", 64 << 10);
-    const testing::CompareOutcome full = testing::RunCompare(*stub, ManyRowsRequest());
+    const testing::CompareOutcome full = testing::RunCompare(*stub, EveryRowRequest(2, 32));
     EXPECT_EQ(full.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << full.status.error_message();
     EXPECT_NE(full.status.error_message().find("disk full"), std::string::npos) << full.status.error_message();
     EXPECT_LT(RowsOf(full.events).size(), 72u);
@@ -149,7 +115,7 @@ TEST(DiskFullTest, AFullDataDirectoryFailsTheJobAndKeepsWhatWasWritten) {
     EXPECT_TRUE(watched.ok()) << watched.error_message();
     // Space freed: the same comparison runs to its end.
     ASSERT_EQ(unlink((data_dir + "/filler").c_str()), 0);
-    const testing::CompareOutcome after = testing::RunCompare(*stub, ManyRowsRequest());
+    const testing::CompareOutcome after = testing::RunCompare(*stub, EveryRowRequest(2, 32));
     ASSERT_TRUE(after.status.ok()) << after.status.error_message();
     EXPECT_EQ(RowsOf(after.events).size(), 72u);
     EXPECT_EQ(server->Stop(), 0) << server->Stderr();

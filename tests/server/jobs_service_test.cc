@@ -25,6 +25,9 @@ namespace layerscope::server {
 namespace {
 
 using testing::LongRequest;
+using testing::ResumableRequest;
+using testing::RowsOf;
+using testing::SmallRequest;
 
 constexpr char kAliceToken[] = "ls_alice-token";
 constexpr char kBobToken[] = "ls_bob-token";
@@ -35,23 +38,7 @@ std::vector<std::string> TokenFlags() {
           "--token", "root:admin:" + auth::Sha256Hex(kRootToken)};
 }
 
-// A small comparison: 2 samples of 32 tokens, one mode, two layers, two points (4 rows).
-v1::CompareRequest SmallRequest() {
-  v1::CompareRequest request;
-  request.add_modes("fp16");
-  request.add_layers(0);
-  request.add_layers(-1);
-  request.add_points("mixer_input");
-  request.add_points("mixer_output");
-  request.set_samples(2);
-  request.set_seq_len(32);
-  return request;
-}
-
-struct Watched {
-  std::vector<v1::CompareEvent> events;
-  grpc::Status status;
-};
+using Watched = testing::CompareOutcome;
 
 class Client {
  public:
@@ -137,14 +124,6 @@ class Client {
   std::unique_ptr<v1::Layerscope::Stub> stub_;
   std::string token_;
 };
-
-std::vector<std::string> RowsOf(const std::vector<v1::CompareEvent>& events) {
-  std::vector<std::string> rows;
-  for (const auto& event : events) {
-    if (event.has_row()) rows.push_back(event.row().SerializeAsString());
-  }
-  return rows;
-}
 
 // A loopback port that was free a moment ago.
 int FreePort() {
@@ -365,15 +344,7 @@ TEST(JobsServiceTest, KilledServerRestartsWithFinishedJobsAndItsQueue) {
 
 TEST(JobsServiceTest, AJobKilledAfterItsFirstModeResumesWithTheRowsItWouldHaveHad) {
   // 8 one-sample passes each of fp32, fp16 and bf16: fp16's rows are stored after pass 16.
-  v1::CompareRequest request;
-  request.add_modes("fp16");
-  request.add_modes("bf16");
-  request.add_layers(0);
-  request.add_layers(-1);
-  request.add_points("mixer_output");
-  request.set_samples(8);
-  request.set_seq_len(128);
-  request.set_batch_size(1);
+  const v1::CompareRequest request = ResumableRequest({"fp16", "bf16"});
   testing::TestDir kept;
   const std::string data_dir = kept.Sub("data");
   v1::Job job;

@@ -19,6 +19,8 @@
 namespace layerscope::server {
 namespace {
 
+using testing::ResumableRequest;
+using testing::RowsOf;
 using testing::RunCompare;
 
 // Small calibration, so that the quantized modes exist and the server loads quickly.
@@ -27,14 +29,6 @@ const std::vector<std::string> kSmallCalibration = {"--calibration-samples", "1"
 std::vector<std::string> With(std::vector<std::string> flags, const std::vector<std::string>& more) {
   flags.insert(flags.end(), more.begin(), more.end());
   return flags;
-}
-
-std::vector<std::string> RowsOf(const std::vector<v1::CompareEvent>& events) {
-  std::vector<std::string> rows;
-  for (const auto& event : events) {
-    if (event.has_row()) rows.push_back(event.row().SerializeAsString());
-  }
-  return rows;
 }
 
 const v1::CompareSummary* SummaryOf(const std::vector<v1::CompareEvent>& events) {
@@ -55,16 +49,9 @@ v1::Job GetJob(v1::Layerscope::Stub& stub, const std::string& id) {
 }
 
 std::vector<v1::CompareEvent> WatchToTheEnd(v1::Layerscope::Stub& stub, const std::string& id) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-  v1::WatchJobRequest request;
-  request.set_job_id(id);
-  auto reader = stub.WatchJob(&context, request);
-  std::vector<v1::CompareEvent> events;
-  for (v1::CompareEvent event; reader->Read(&event);) events.push_back(event);
-  const grpc::Status status = reader->Finish();
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return events;
+  testing::CompareOutcome outcome = testing::RunWatch(stub, id);
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  return std::move(outcome.events);
 }
 
 TEST(MultiDeviceTest, TwoDevicesGiveTheOneDeviceRowsInModeOrderAndBothRunModes) {
@@ -168,14 +155,7 @@ TEST(MultiDeviceTest, TwoJobsRunAtOnceEachOnItsOwnDevice) {
 TEST(MultiDeviceTest, AJobKilledMidwayResumesOnTwoDevicesWithTheOneDeviceRows) {
   // 8 one-sample passes of the reference and of each mode; device 0 runs fp16 then 2-1, device 1 bf16. fp16's
   // rows (checkpoint 0) are stored after device 0's 16th pass, and 2-1's 8 passes remain.
-  v1::CompareRequest request;
-  for (const char* mode : {"fp16", "bf16", "2-1"}) request.add_modes(mode);
-  request.add_layers(0);
-  request.add_layers(-1);
-  request.add_points("mixer_output");
-  request.set_samples(8);
-  request.set_seq_len(128);
-  request.set_batch_size(1);
+  const v1::CompareRequest request = ResumableRequest({"fp16", "bf16", "2-1"});
   const std::vector<std::string> flags = With(kSmallCalibration, {"--device", "cpu,cpu"});
 
   std::vector<std::string> want;

@@ -8,9 +8,9 @@
 
 #include "core/data/byte_samples.h"
 #include "core/data/tokenizer.h"
-#include "core/model/model_config.h"
 #include "core/util/error.h"
 #include "server/service/status.h"
+#include "tests/server/embedded_model_entry.h"
 #include "tests/server/test_dir.h"
 #include "tests/server/validation_cases.h"
 
@@ -18,22 +18,12 @@ namespace layerscope::server {
 namespace {
 
 using testing::BaseRequest;
+using testing::EmbeddedModelEntry;
 using testing::TestDir;
-
-// The embedded model as the server describes it, without loading its weights.
-ModelEntry EmbeddedEntry() {
-  ModelInfo info;
-  info.name = "embedded";
-  info.dir = ResidentModel::EmbeddedModelDir();
-  info.config = ReadMambaConfig(info.dir + "/config.json");
-  info.float_available = true;
-  info.quantized_available = true;
-  return MakeModelEntry(info, /*is_default=*/true);
-}
 
 // A model with mamba-130m's vocabulary (not byte-level) and no eval.txt of its own.
 ModelEntry LargeVocabularyEntry() {
-  ModelEntry entry = EmbeddedEntry();
+  ModelEntry entry = EmbeddedModelEntry();
   entry.info.name = "big";
   entry.info.dir = "/nonexistent";
   entry.info.config.vocab_size = 50280;
@@ -43,7 +33,7 @@ ModelEntry LargeVocabularyEntry() {
 class RequestValidatorTest : public ::testing::Test {
  protected:
   RequestValidatorTest()
-      : root_(dir_.Sub("root")), models_{EmbeddedEntry()}, validator_(models_, testing::CaseLimits(), root_) {
+      : root_(dir_.Sub("root")), models_{EmbeddedModelEntry()}, validator_(models_, testing::CaseLimits(), root_) {
     testing::PopulateDataRoot(root_, dir_.Sub("outside"));
   }
 
@@ -189,7 +179,7 @@ TEST_F(RequestValidatorTest, LargeVocabulariesTakeEmbeddedBytesButNotText) {
 
 TEST_F(RequestValidatorTest, TextAndFilesGoThroughTheModelsTokenizer) {
   const std::string tokenizer_path = LAYERSCOPE_SOURCE_DIR "/tests/fixtures/tokenizer/neox.json";
-  std::vector<ModelEntry> models{EmbeddedEntry()};
+  std::vector<ModelEntry> models{EmbeddedModelEntry()};
   models[0].info.config.vocab_size = 896;
   models[0].tokenizer = FindTokenizer(models[0].info.config, "/nonexistent", tokenizer_path);
   const RequestValidator validator(models, testing::CaseLimits(), root_);
@@ -235,7 +225,7 @@ void WriteNpy(const std::string& path, const std::vector<std::vector<int32_t>>& 
 }
 
 TEST_F(RequestValidatorTest, TokenIdFilesNeedNoTokenizer) {
-  std::vector<ModelEntry> models{EmbeddedEntry()};
+  std::vector<ModelEntry> models{EmbeddedModelEntry()};
   models[0].info.config.vocab_size = 104;  // neither byte-level nor with a tokenizer
   models[0].tokenizer = FindTokenizer(models[0].info.config, "/nonexistent", "");
   ASSERT_EQ(models[0].tokenizer.tokenizer, nullptr);

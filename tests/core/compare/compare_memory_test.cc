@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/compare/resident_model.h"
+#include "tests/core/compare/two_modes_request.h"
 
 namespace layerscope {
 namespace {
@@ -23,32 +24,15 @@ struct Recorder : CompareObserver {
   CompareTimings timings;
 };
 
-constexpr int kSamples = 3;
-constexpr int kSeqLen = 48;
-
-// Two batches (2 + 1 samples), two modes, two layers, a d_model and a d_inner point.
-CompareRequest TwoModes(const ResidentModel& model) {
-  CompareRequest request;
-  request.reference = *FindBuiltinMode("fp32");
-  request.modes = {*FindBuiltinMode("fp16"), *FindBuiltinMode("bf16")};
-  request.layers = {0, static_cast<int>(model.info().config.n_layer) - 1};
-  request.points = {CapturePoint::kMixerOutput, CapturePoint::kSsmOutput};
-  for (int s = 0; s < kSamples; ++s) {
-    std::vector<int32_t> ids;
-    for (int t = 0; t < kSeqLen; ++t) ids.push_back((s * 37 + t * 5) % 256);
-    request.samples.push_back(ids);
-  }
-  request.batch_size = 2;
-  return request;
+// Bytes of one (layer, mixer_output) |d| population: fp32 values over every token of its d_model channels.
+int64_t MixerOutputBytes(const MambaConfig& config) {
+  return int64_t{4} * kTwoModesSamples * kTwoModesSeqLen * config.d_model;
 }
 
-// Bytes of one (layer, mixer_output) |d| population: fp32 values over every token of its d_model channels.
-int64_t MixerOutputBytes(const MambaConfig& config) { return int64_t{4} * kSamples * kSeqLen * config.d_model; }
-
-// Bytes of one mode's |d| populations of TwoModes, which are also the reference's captures of all batches: per
+// Bytes of one mode's |d| populations of TwoModesRequest, which are also the reference's captures of all batches: per
 // layer d_model (mixer_output) + d_inner (ssm_output) channels.
 int64_t PopulationBytes(const MambaConfig& config) {
-  return int64_t{4} * kSamples * kSeqLen * 2 * (config.d_model + config.d_inner);
+  return int64_t{4} * kTwoModesSamples * kTwoModesSeqLen * 2 * (config.d_model + config.d_inner);
 }
 
 std::unique_ptr<ResidentModel> LoadWithHostBudget(int64_t host_bytes) {
@@ -94,9 +78,20 @@ std::string Where(const MetricsRow& row) {
   return row.mode + " layer " + std::to_string(row.layer) + " " + CapturePointName(row.point);
 }
 
+// Both comparisons' rows, in the same order, bit for bit (percentiles exact in both).
+void ExpectSameRows(const std::vector<MetricsRow>& got, const std::vector<MetricsRow>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(Where(want[i]));
+    EXPECT_EQ(Where(got[i]), Where(want[i]));
+    ExpectSameMoments(got[i].metrics, want[i].metrics);
+    ExpectSamePercentiles(got[i].metrics, want[i].metrics);
+  }
+}
+
 TEST(CompareMemoryTest, TheBudgetDecidesWhetherTheReferenceIsStored) {
   const auto model = LoadWithHostBudget(CompareMemoryBudget{}.host_bytes);
-  const CompareRequest request = TwoModes(*model);
+  const CompareRequest request = TwoModesRequest(*model);
   const int64_t total = PopulationBytes(model->info().config);
   // The default budget holds this small comparison: the reference once (2 batches), then 2 modes x 2 batches.
   ComparePlan plan = model->PlanCompare(request);
@@ -114,7 +109,7 @@ TEST(CompareMemoryTest, TheBudgetDecidesWhetherTheReferenceIsStored) {
 
 TEST(CompareMemoryTest, ARecomputedReferenceGivesTheStoredReferencesRowsBitForBit) {
   const auto stored = LoadWithHostBudget(CompareMemoryBudget{}.host_bytes);
-  const CompareRequest request = TwoModes(*stored);
+  const CompareRequest request = TwoModesRequest(*stored);
   // Room for every exact population, none for the reference.
   const auto recomputing = LoadWithHostBudget(PopulationBytes(stored->info().config));
   ASSERT_FALSE(recomputing->PlanCompare(request).reference_stored);
@@ -123,13 +118,7 @@ TEST(CompareMemoryTest, ARecomputedReferenceGivesTheStoredReferencesRowsBitForBi
   recomputing->Compare(request, got);
 
   ASSERT_EQ(want.rows.size(), 2u * 2u * 2u);
-  ASSERT_EQ(got.rows.size(), want.rows.size());
-  for (size_t i = 0; i < want.rows.size(); ++i) {
-    SCOPED_TRACE(Where(want.rows[i]));
-    EXPECT_EQ(Where(got.rows[i]), Where(want.rows[i]));
-    ExpectSameMoments(got.rows[i].metrics, want.rows[i].metrics);
-    ExpectSamePercentiles(got.rows[i].metrics, want.rows[i].metrics);
-  }
+  ExpectSameRows(got.rows, want.rows);
 
   // Progress counts the 8 forward passes that ran, the reference's batch before each mode's batch.
   ASSERT_EQ(got.progress_events.size(), 8u);
@@ -152,7 +141,7 @@ TEST(CompareMemoryTest, ARecomputedReferenceGivesTheStoredReferencesRowsBitForBi
 
 TEST(CompareMemoryTest, PastTheHostBudgetPercentilesComeFromAHistogramWithinTheirBound) {
   const auto exact = LoadWithHostBudget(CompareMemoryBudget{}.host_bytes);
-  const CompareRequest request = TwoModes(*exact);
+  const CompareRequest request = TwoModesRequest(*exact);
   // Room for the smallest population only: layer 0's mixer_output (d_model < d_inner; ties go to the lower layer).
   const auto bounded = LoadWithHostBudget(MixerOutputBytes(exact->info().config));
   EXPECT_FALSE(bounded->PlanCompare(request).reference_stored);
@@ -194,7 +183,7 @@ TEST(CompareMemoryTest, OnAGpuARecomputedReferenceGivesTheStoredReferencesRowsBi
   LoadOptions options;
   options.quantize = false;
   const auto stored = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cuda", options);
-  const CompareRequest request = TwoModes(*stored);
+  const CompareRequest request = TwoModesRequest(*stored);
   options.compare_memory.device_bytes = PopulationBytes(stored->info().config);
   const auto recomputing = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cuda", options);
   ASSERT_TRUE(stored->PlanCompare(request).metrics_on_device);
@@ -204,12 +193,7 @@ TEST(CompareMemoryTest, OnAGpuARecomputedReferenceGivesTheStoredReferencesRowsBi
   Recorder want, got;
   stored->Compare(request, want);
   recomputing->Compare(request, got);
-  ASSERT_EQ(got.rows.size(), want.rows.size());
-  for (size_t i = 0; i < want.rows.size(); ++i) {
-    SCOPED_TRACE(Where(want.rows[i]));
-    ExpectSameMoments(got.rows[i].metrics, want.rows[i].metrics);
-    ExpectSamePercentiles(got.rows[i].metrics, want.rows[i].metrics);
-  }
+  ExpectSameRows(got.rows, want.rows);
   EXPECT_EQ(got.progress_events.back().steps_done, 8);
 
   // No device budget: the captures go to the CPU accumulators, the reference stored in host memory or recomputed.
@@ -223,12 +207,7 @@ TEST(CompareMemoryTest, OnAGpuARecomputedReferenceGivesTheStoredReferencesRowsBi
   Recorder host_want, host_got;
   host_stored->Compare(request, host_want);
   host_recomputing->Compare(request, host_got);
-  ASSERT_EQ(host_got.rows.size(), host_want.rows.size());
-  for (size_t i = 0; i < host_want.rows.size(); ++i) {
-    SCOPED_TRACE(Where(host_want.rows[i]));
-    ExpectSameMoments(host_got.rows[i].metrics, host_want.rows[i].metrics);
-    ExpectSamePercentiles(host_got.rows[i].metrics, host_want.rows[i].metrics);
-  }
+  ExpectSameRows(host_got.rows, host_want.rows);
 }
 
 }  // namespace

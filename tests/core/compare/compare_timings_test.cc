@@ -10,6 +10,7 @@
 
 #include "core/compare/resident_model.h"
 #include "core/metrics/metric_accumulator.h"
+#include "tests/core/compare/two_modes_request.h"
 
 namespace layerscope {
 namespace {
@@ -28,24 +29,9 @@ struct Recorder : CompareObserver {
   size_t rows_before_timings = 0;
 };
 
-CompareRequest TwoModes(const ResidentModel& model) {
-  CompareRequest request;
-  request.reference = *FindBuiltinMode("fp32");
-  request.modes = {*FindBuiltinMode("fp16"), *FindBuiltinMode("bf16")};
-  request.layers = {0, static_cast<int>(model.info().config.n_layer) - 1};
-  request.points = {CapturePoint::kMixerOutput, CapturePoint::kSsmOutput};
-  for (int s = 0; s < 3; ++s) {
-    std::vector<int32_t> ids;
-    for (int t = 0; t < 48; ++t) ids.push_back((s * 31 + t * 7) % 256);
-    request.samples.push_back(ids);
-  }
-  request.batch_size = 2;
-  return request;
-}
-
 TEST(CompareTimingsTest, StagesInFirstRunOrderCoverTheWallTime) {
   const auto model = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cpu", LoadOptions{/*quantize=*/false});
-  const CompareRequest request = TwoModes(*model);
+  const CompareRequest request = TwoModesRequest(*model);
   Recorder observer;
   const auto start = std::chrono::steady_clock::now();
   model->Compare(request, observer);
@@ -81,7 +67,7 @@ std::vector<float> Floats(const HostTensor& t) {
 // accumulator. One batch of all the samples, as Run takes them.
 TEST(CompareTimingsTest, TimedRowsAreBitIdenticalToRowsComputedWithoutTheClock) {
   const auto model = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cpu", LoadOptions{/*quantize=*/false});
-  CompareRequest request = TwoModes(*model);
+  CompareRequest request = TwoModesRequest(*model);
   request.batch_size = static_cast<int>(request.samples.size());
   Recorder observer;
   model->Compare(request, observer);

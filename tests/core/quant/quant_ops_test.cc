@@ -24,6 +24,7 @@
 #include "core/quant/weight_quant.h"
 #include "core/util/error.h"
 #include "kernels/common/fp32_math.h"
+#include "tests/core/quant/random_scan.h"
 
 namespace layerscope {
 namespace {
@@ -33,20 +34,6 @@ namespace {
 
 at::Tensor FromVector(const std::vector<float>& v, at::IntArrayRef shape) {
   return at::from_blob(const_cast<float*>(v.data()), shape, at::kFloat).clone();
-}
-
-// Uniform in [lo, hi], zero replaced by hi (so no tensor is ever all zeros, nor has exact zeros).
-at::Tensor Uniform(at::IntArrayRef shape, float lo, float hi, unsigned seed) {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) {
-    x = d(rng);
-    if (x == 0.0f) x = hi;
-  }
-  return FromVector(v, shape);
 }
 
 // int8 codes in [lo, hi] without 0.
@@ -747,27 +734,6 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, QRmsNormTest,
 
 // ---------------------------------------------------------------------------------------------------------------
 // Selective scan variants (MODES.md §3)
-
-struct ScanShape {
-  int64_t B, L, E, N;
-};
-
-void PrintTo(const ScanShape& s, std::ostream* os) { *os << s.B << "x" << s.L << "x" << s.E << "x" << s.N; }
-
-SsmInputs RandomScan(const ScanShape& s, unsigned seed) {
-  SsmInputs in;
-  in.u = Uniform({s.B, s.L, s.E}, -2.0f, 2.0f, seed + 1);
-  // dt_raw + dt_bias in about [-6, 3], and a few values above the softplus threshold 20.
-  in.dt_raw = Uniform({s.B, s.L, s.E}, -4.0f, 1.5f, seed + 2);
-  in.dt_raw.view({-1}).slice(0, 0, in.dt_raw.numel(), 97).fill_(21.5f);
-  in.dt_bias = Uniform({s.E}, -2.0f, 1.5f, seed + 3);
-  in.A = -at::exp(Uniform({s.E, s.N}, -2.5f, 1.4f, seed + 4));
-  in.Bm = Uniform({s.B, s.L, s.N}, -1.5f, 1.5f, seed + 5);
-  in.Cm = Uniform({s.B, s.L, s.N}, -1.5f, 1.5f, seed + 6);
-  in.D = Uniform({s.E}, 0.2f, 1.8f, seed + 7);
-  in.z = Uniform({s.B, s.L, s.E}, -3.0f, 3.0f, seed + 8);
-  return in;
-}
 
 // The recurrence of MODES.md §1 step 6 with dt's bias and softplus, in fp64, in the plainest order.
 struct Fp64Scan {
