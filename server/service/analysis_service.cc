@@ -122,25 +122,22 @@ std::string Describe(const ValidatedCompare& compare) {
 
 AnalysisService::AnalysisService(const ServerLimits& limits, std::string data_root, const ModelRegistry* models,
                                  ModelSlots* slots, RpcMetrics* rpc_metrics, const Authenticator* authenticator)
-    : limits_(limits),
-      data_root_(std::move(data_root)),
-      models_(models),
-      slots_(slots),
-      frame_{authenticator, models, &stop_, rpc_metrics} {}
+    : state_(limits, std::move(data_root), models, slots, rpc_metrics, authenticator) {}
 
-void AnalysisService::BeginShutdown() { stop_.BeginShutdown(*models_); }
+void AnalysisService::BeginShutdown() { state_.BeginShutdown(); }
 
 grpc::Status AnalysisService::Breakdown(grpc::ServerContext* context, const v1::BreakdownRequest* request,
                                         v1::BreakdownResponse* response) {
   const auto start = Clock::now();
-  return ServeModelCall(frame_, "Breakdown", context, [&](std::string* detail) {
-    const RequestValidator validator(models_->entries(), limits_, data_root_);
+  return ServeModelCall(state_.frame, "Breakdown", context, [&](std::string* detail) {
+    const RequestValidator validator(state_.models->entries(), state_.limits, state_.data_root);
     const ValidatedCompare compare = validator.Validate(request->comparison());
     const BreakdownOptions options = ValidateBreakdownOptions(*request);
     *detail = Describe(compare);
-    const ModelSlots::Lease slot = slots_->Acquire([&] { return stop_.Stopping(context); });
-    const std::vector<BreakdownRow> rows = RunBreakdowns(models_->model(*compare.model, slot.device()), compare.request,
-                                                         options, [&] { return stop_.Stopping(context); });
+    const ModelSlots::Lease slot = state_.slots->Acquire([&] { return state_.stop.Stopping(context); });
+    const std::vector<BreakdownRow> rows =
+        RunBreakdowns(state_.models->model(*compare.model, slot.device()), compare.request, options,
+                      [&] { return state_.stop.Stopping(context); });
     for (const BreakdownRow& row : rows) ToProto(row, response->add_breakdowns());
     FillSummary(compare, /*with_captures=*/true, start, static_cast<int64_t>(rows.size()), response->mutable_summary());
   });
@@ -149,13 +146,13 @@ grpc::Status AnalysisService::Breakdown(grpc::ServerContext* context, const v1::
 grpc::Status AnalysisService::ModelEffect(grpc::ServerContext* context, const v1::ModelEffectRequest* request,
                                           v1::ModelEffectResponse* response) {
   const auto start = Clock::now();
-  return ServeModelCall(frame_, "ModelEffect", context, [&](std::string* detail) {
+  return ServeModelCall(state_.frame, "ModelEffect", context, [&](std::string* detail) {
     if (request->comparison().layers_size() > 0 || request->comparison().points_size() > 0) {
       throw Error(ErrorKind::kInvalidArgument,
                   std::string(request->comparison().layers_size() > 0 ? "layers" : "points") +
                       ": a model effect compares the logits only; leave layers and points empty");
     }
-    const RequestValidator validator(models_->entries(), limits_, data_root_);
+    const RequestValidator validator(state_.models->entries(), state_.limits, state_.data_root);
     const ValidatedCompare compare = validator.Validate(request->comparison());
     if (compare.seq_len < 2) {
       throw Error(ErrorKind::kInvalidArgument, "seq_len: " + std::to_string(compare.seq_len) +
@@ -163,9 +160,9 @@ grpc::Status AnalysisService::ModelEffect(grpc::ServerContext* context, const v1
                                                    "least 2");
     }
     *detail = Describe(compare);
-    const ModelSlots::Lease slot = slots_->Acquire([&] { return stop_.Stopping(context); });
-    const ModelEffects effects = RunModelEffects(models_->model(*compare.model, slot.device()), compare.request,
-                                                 [&] { return stop_.Stopping(context); });
+    const ModelSlots::Lease slot = state_.slots->Acquire([&] { return state_.stop.Stopping(context); });
+    const ModelEffects effects = RunModelEffects(state_.models->model(*compare.model, slot.device()), compare.request,
+                                                 [&] { return state_.stop.Stopping(context); });
     response->set_reference_perplexity(effects.reference.perplexity);
     response->set_reference_positions(effects.reference.positions);
     for (size_t m = 0; m < effects.modes.size(); ++m) {
@@ -179,13 +176,14 @@ grpc::Status AnalysisService::ModelEffect(grpc::ServerContext* context, const v1
 grpc::Status AnalysisService::Localize(grpc::ServerContext* context, const v1::LocalizeRequest* request,
                                        v1::LocalizeResponse* response) {
   const auto start = Clock::now();
-  return ServeModelCall(frame_, "Localize", context, [&](std::string* detail) {
-    const ValidatedCompare compare = ValidateLocalize(models_->entries(), limits_, data_root_, *request);
+  return ServeModelCall(state_.frame, "Localize", context, [&](std::string* detail) {
+    const ValidatedCompare compare =
+        ValidateLocalize(state_.models->entries(), state_.limits, state_.data_root, *request);
     *detail = Describe(compare);
-    const ModelSlots::Lease slot = slots_->Acquire([&] { return stop_.Stopping(context); });
+    const ModelSlots::Lease slot = state_.slots->Acquire([&] { return state_.stop.Stopping(context); });
     const int64_t rows = RunLocalize(
-        models_->model(*compare.model, slot.device()), compare.request, [&] { return stop_.Stopping(context); },
-        response);
+        state_.models->model(*compare.model, slot.device()), compare.request,
+        [&] { return state_.stop.Stopping(context); }, response);
     FillSummary(compare, /*with_captures=*/true, start, rows, response->mutable_summary());
   });
 }

@@ -11,13 +11,7 @@
 #include <string>
 
 #include "layerscope/v1/analysis.grpc.pb.h"
-#include "server/config/server_config.h"
-#include "server/metrics/rpc_metrics.h"
-#include "server/service/authenticator.h"
-#include "server/service/call_stop.h"
-#include "server/service/model_call.h"
-#include "server/service/model_registry.h"
-#include "server/service/model_slots.h"
+#include "server/service/model_service_state.h"
 
 namespace layerscope::server {
 
@@ -44,12 +38,7 @@ class AnalysisService final : public v1::Analysis::Service {
                         v1::LocalizeResponse* response) override;
 
  private:
-  const ServerLimits limits_;
-  const std::string data_root_;
-  const ModelRegistry* models_;
-  ModelSlots* slots_;
-  CallStop stop_;
-  const ModelCallFrame frame_;  // after stop_, which it points to
+  ModelServiceState state_;
 };
 
 }  // namespace layerscope::server

@@ -69,18 +69,14 @@ struct FileStream {
 
 CaptureService::CaptureService(const ServerLimits& limits, std::string data_root, const ModelRegistry* models,
                                ModelSlots* slots, RpcMetrics* rpc_metrics, const Authenticator* authenticator)
-    : limits_(limits),
-      data_root_(std::move(data_root)),
-      models_(models),
-      slots_(slots),
-      frame_{authenticator, models, &stop_, rpc_metrics} {}
+    : state_(limits, std::move(data_root), models, slots, rpc_metrics, authenticator) {}
 
-void CaptureService::BeginShutdown() { stop_.BeginShutdown(*models_); }
+void CaptureService::BeginShutdown() { state_.BeginShutdown(); }
 
 grpc::Status CaptureService::Plan(grpc::ServerContext* context, const v1::SaveRequest* request,
                                   v1::SavePlan* response) {
-  return ServeModelCall(frame_, "Plan", context, [&](std::string* detail) {
-    const RequestValidator validator(models_->entries(), limits_, data_root_);
+  return ServeModelCall(state_.frame, "Plan", context, [&](std::string* detail) {
+    const RequestValidator validator(state_.models->entries(), state_.limits, state_.data_root);
     *response = MakePlan(validator.ValidateSave(*request));
     *detail = "files=" + std::to_string(response->files_size()) + " bytes=" + std::to_string(response->total_bytes());
   });
@@ -89,14 +85,14 @@ grpc::Status CaptureService::Plan(grpc::ServerContext* context, const v1::SaveRe
 grpc::Status CaptureService::Save(grpc::ServerContext* context, const v1::SaveRequest* request,
                                   grpc::ServerWriter<v1::SaveChunk>* writer) {
   const auto start = Clock::now();
-  return ServeModelCall(frame_, "Save", context, [&](std::string* detail) {
-    const RequestValidator validator(models_->entries(), limits_, data_root_);
+  return ServeModelCall(state_.frame, "Save", context, [&](std::string* detail) {
+    const RequestValidator validator(state_.models->entries(), state_.limits, state_.data_root);
     const ValidatedCompare save = validator.ValidateSave(*request);
     const v1::SavePlan plan = MakePlan(save);
     *detail = "model=" + plan.model() + " files=" + std::to_string(plan.files_size()) +
               " bytes=" + std::to_string(plan.total_bytes()) + " data=" + save.data;
-    const ModelSlots::Lease slot = slots_->Acquire([&] { return stop_.Stopping(context); });
-    const ResidentModel& model = models_->model(*save.model, slot.device());
+    const ModelSlots::Lease slot = state_.slots->Acquire([&] { return state_.stop.Stopping(context); });
+    const ResidentModel& model = state_.models->model(*save.model, slot.device());
     const std::vector<std::vector<int32_t>>& samples = save.request.samples;
     const size_t batch = static_cast<size_t>(save.request.batch_size);
     const int64_t batches = static_cast<int64_t>((samples.size() + batch - 1) / batch);
@@ -121,7 +117,7 @@ grpc::Status CaptureService::Save(grpc::ServerContext* context, const v1::SaveRe
         send();
       }
       for (int64_t b = 0; b < batches; ++b) {
-        if (stop_.Stopping(context)) throw Error(ErrorKind::kCancelled, "save stopped");
+        if (state_.stop.Stopping(context)) throw Error(ErrorKind::kCancelled, "save stopped");
         const size_t first = static_cast<size_t>(b) * batch, last = std::min(samples.size(), first + batch);
         const std::vector<std::vector<int32_t>> batch_samples(samples.begin() + first, samples.begin() + last);
         const Captures captures =

@@ -9,13 +9,7 @@
 #pragma once
 
 #include "layerscope/v1/captures.grpc.pb.h"
-#include "server/config/server_config.h"
-#include "server/metrics/rpc_metrics.h"
-#include "server/service/authenticator.h"
-#include "server/service/call_stop.h"
-#include "server/service/model_call.h"
-#include "server/service/model_registry.h"
-#include "server/service/model_slots.h"
+#include "server/service/model_service_state.h"
 
 namespace layerscope::server {
 
@@ -36,12 +30,7 @@ class CaptureService final : public v1::Captures::Service {
                     grpc::ServerWriter<v1::SaveChunk>* writer) override;
 
  private:
-  const ServerLimits limits_;
-  const std::string data_root_;
-  const ModelRegistry* models_;
-  ModelSlots* slots_;
-  CallStop stop_;
-  const ModelCallFrame frame_;  // after stop_, which it points to
+  ModelServiceState state_;
 };
 
 }  // namespace layerscope::server
