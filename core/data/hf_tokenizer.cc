@@ -5,6 +5,7 @@
 //   4. spell each piece's bytes with the byte-level alphabet and apply BPE merges, lowest rank first.
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -201,7 +202,7 @@ class HfBpeTokenizer : public Tokenizer {
     ignore_merges_ = model.value("ignore_merges", false);
 
     for (const auto& [token, id] : model.at("vocab").items()) {
-      const int32_t value = id.get<int32_t>();
+      const int32_t value = TokenId(id, "model.vocab");
       if (!vocab_.emplace(token, value).second) Refuse(source_, "model.vocab", "token " + token + " twice");
       if (value >= 0 && static_cast<size_t>(value) < known_.size() && known_[value]) {
         Refuse(source_, "model.vocab", "id " + std::to_string(value) + " given to two tokens");
@@ -247,6 +248,18 @@ class HfBpeTokenizer : public Tokenizer {
 
   // Added tokens are matched in the raw or in the normalized text depending on their flag; NFC is applied to the
   // contents of the latter so that they match what normalization makes of the text.
+  // A token id: a JSON integer in int32's range (nlohmann's get<int32_t> would convert a float such as 8e36 with
+  // undefined behaviour, and wrap a large integer).
+  int32_t TokenId(const Json& id, const std::string& field) const {
+    constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+    const bool in_range = id.is_number_unsigned()  ? id.get<uint64_t>() <= static_cast<uint64_t>(kMax)
+                          : id.is_number_integer() ? id.get<int64_t>() >= 0 && id.get<int64_t>() <= kMax
+                                                   : false;
+    if (!in_range)
+      Refuse(source_, field, "id " + id.dump() + " is not an integer in [0, " + std::to_string(kMax) + "]");
+    return static_cast<int32_t>(id.get<int64_t>());
+  }
+
   void ReadAddedTokens(const Json& added) {
     for (size_t i = 0; i < added.size(); ++i) {
       const Json& token = added[i];
@@ -256,7 +269,7 @@ class HfBpeTokenizer : public Tokenizer {
       }
       const std::string content = token.at("content").get<std::string>();
       if (content.empty()) Refuse(source_, key + ".content", "is empty");
-      const int32_t id = token.at("id").get<int32_t>();
+      const int32_t id = TokenId(token.at("id"), key + ".id");
       SetToken(id, content, key);
       if (token.value("normalized", true)) {
         normalized_added_.Add(nfc_ ? NormalizeNfc(content) : content, id);

@@ -128,6 +128,25 @@ TEST(HfTokenizer, RefusesAnIdBeyondTheTokensItDeclares) {
   EXPECT_EQ(ParseTokenizerJson(config.dump(), "edited.json")->VocabSize(), static_cast<int64_t>(declared));
 }
 
+// An id that is not an integer in int32's range (a fuzzer's find: 8e36 was converted to int with undefined
+// behaviour) is refused naming its key.
+TEST(HfTokenizer, RefusesAnIdThatIsNotASmallNonNegativeInteger) {
+  const Json base = Json::parse(ReadAll(kFixtureDir + "neox.json"));
+  for (const Json& id : {Json(8e36), Json(1.5), Json(-1), Json(4294967296LL), Json("7")}) {
+    Json config = base;
+    config["model"]["vocab"]["Ġ"] = id;
+    ErrorKind kind;
+    const std::string message = ErrorOf([&] { ParseTokenizerJson(config.dump(), "edited.json"); }, &kind);
+    EXPECT_EQ(kind, ErrorKind::kInvalidArgument) << id.dump();
+    EXPECT_NE(message.find("edited.json: model.vocab: id " + id.dump() + " is not an integer"), std::string::npos)
+        << message;
+  }
+  Json config = base;
+  config["added_tokens"][0]["id"] = 8e36;
+  const std::string message = ErrorOf([&] { ParseTokenizerJson(config.dump(), "edited.json"); });
+  EXPECT_NE(message.find("edited.json: added_tokens[0].id: id "), std::string::npos) << message;
+}
+
 // Each edit of the fixture's configuration that the tokenizer cannot honour exactly, and the key its error names.
 TEST(HfTokenizer, RefusesWhatItCannotEncodeExactlyNamingTheKey) {
   const Json base = Json::parse(ReadAll(kFixtureDir + "neox.json"));
