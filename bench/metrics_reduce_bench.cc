@@ -1,5 +1,6 @@
-// Benchmark of the CUDA metrics reduction and |d| selection (kernels/metrics/metrics_reduce.h) against the
-// device-to-device copy bandwidth measured in the same run (../shared/docs: the reduction should reach 60% of it).
+// Benchmark of the CUDA metrics reduction, its |d| histogram pass and the |d| selection (kernels/metrics/
+// metrics_reduce.h) against the device-to-device copy bandwidth measured in the same run (../shared/docs: the
+// reduction should reach 60% of it).
 // Times are medians of CUDA-event-timed batches of calls after warm-up, over random non-zero data; inputs smaller than
 // a few L2 sizes rotate among several copies so that the L2 cache does not serve them.
 //   metrics_reduce_bench [repeats]
@@ -13,6 +14,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/cuda_timing.h"
@@ -69,7 +71,11 @@ int Run(int repeats) {
   void* workspace = DeviceAlloc(std::max(ReducePairsCudaWorkspaceBytes(), AbsDiffOrderStatisticsCudaWorkspaceBytes()));
   auto* result = static_cast<PairMoments*>(DeviceAlloc(sizeof(PairMoments)));
   float* selected = static_cast<float*>(DeviceAlloc(kMaxOrderStatistics * sizeof(float)));
-  for (int64_t n : {int64_t{10} * 512 * 1536, int64_t{64} << 20}) {
+  auto* histogram = static_cast<uint64_t*>(DeviceAlloc(kAbsDiffBuckets * sizeof(uint64_t)));
+  CheckCuda(cudaMemset(histogram, 0, kAbsDiffBuckets * sizeof(uint64_t)), "memset");  // counts accumulate
+  // 4096 pairs: next to nothing to read, so its times are each call's fixed cost (launch, the blocks' merges and
+  // the last block's), which the larger sizes pay too.
+  for (int64_t n : {int64_t{4096}, int64_t{10} * 512 * 1536, int64_t{64} << 20}) {
     const int sets = 12 * n < 4 * static_cast<int64_t>(prop.l2CacheSize) ? 4 : 1;  // inputs + |d| vs 4 L2s
     std::vector<float> ref(n), mode(n);
     std::vector<float*> ref_d(sets), mode_d(sets), abs_d(sets);
@@ -109,6 +115,28 @@ int Run(int repeats) {
                                      ReducePairsCuda(ref_d[s], mode_d[s], n, abs_d[s], workspace, result, nullptr);
                                    }),
                     12.0 * n});
+    // The histogram pass (populations too large to keep): the window of shared-memory counters around the data's
+    // mean |d| (~5e-4), as the comparison places it, first outside a graph (the kernel's shared-memory limit is
+    // raised on its first launch); then far above it, every count a global atomic.
+    rows.push_back({"reduce + histogram", n,
+                    MedianDeviceMs(3, repeats, 10,
+                                   [&](int i) {
+                                     const int s = i % sets;
+                                     ReducePairsToHistogramCuda(ref_d[s], mode_d[s], n, histogram, 5e-4f, workspace,
+                                                                result, nullptr);
+                                   }),
+                    8.0 * n});
+    for (const auto& [what, center] :
+         {std::pair<const char*, float>{"reduce + histogram, graph", 5e-4f}, {"histogram, no window, graph", 1e30f}}) {
+      rows.push_back({what, n,
+                      GraphMedianDeviceMs(repeats, 10,
+                                          [&, center = center](int i, cudaStream_t stream) {
+                                            const int s = i % sets;
+                                            ReducePairsToHistogramCuda(ref_d[s], mode_d[s], n, histogram, center,
+                                                                       workspace, result, stream);
+                                          }),
+                      8.0 * n});
+    }
     // What a lone call waits for: launches, kernels and the result's copy to the host, on the host's clock.
     {
       PairMoments host;
@@ -156,7 +184,9 @@ int Run(int repeats) {
     std::printf("| %-26s | %10lld | %10.1f | %10.0f | %7.0f%% |\n", r.what.c_str(), static_cast<long long>(r.n),
                 r.ms * 1e3, gbs, 100 * gbs / copy_gbs);
   }
-  std::printf("\nbytes: reduce 8/pair read; + |d| out 4 more written; select: 4 passes of 4 bytes/value read.\n");
+  std::printf(
+      "\nbytes: reduce 8/pair read; + |d| out 4 more written; + histogram 8/pair read (counts in shared memory and L2);"
+      " select: 4 passes of 4 bytes/value read.\n");
   return 0;
 }
 

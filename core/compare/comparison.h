@@ -41,9 +41,12 @@ struct CompareMemoryBudget {
 
 // How ResidentModel::Compare will run a request within its budget.
 struct ComparePlan {
-  bool metrics_on_device = false;  // every |d| population of one mode on the GPU: exact percentiles there
+  bool metrics_on_device = false;  // the metrics reduced on the GPU (else the captures go to host accumulators)
   bool reference_stored = true;    // false: the reference runs again for every mode, before the mode's batch
   int64_t forward_passes = 0;      // CompareProgress.steps_total
+  // (layer, point)s of a mode whose |d| populations do not fit the budget: their percentiles come from a |d|
+  // histogram (on the device or the host), with its relative error bound; the others' are exact.
+  int histogram_captures = 0;
 };
 
 struct CompareProgress {

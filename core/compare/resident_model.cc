@@ -21,6 +21,7 @@
 #include "core/util/device_memory.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
+#include "kernels/metrics/abs_diff_buckets.h"
 #include "kernels/metrics/metrics_reduce_op.h"
 
 #ifdef LAYERSCOPE_WITH_CUDA
@@ -52,9 +53,8 @@ std::string Basename(std::string path) {
 
 using CaptureKey = std::pair<int, CapturePoint>;
 
-// A ComparePlan and, for the CPU accumulators, how many |d| values each (layer, point) keeps for exact percentiles:
-// its whole population, or 0 for a histogram from the first value on (so no population is ever allocated and then
-// dropped).
+// A ComparePlan and how many |d| values each (layer, point) keeps for exact percentiles: its whole population, or 0
+// for a histogram from the first value on (so no population is ever allocated and then dropped).
 struct DetailedPlan {
   ComparePlan plan;
   std::map<CaptureKey, size_t> exact_values;
@@ -62,12 +62,15 @@ struct DetailedPlan {
 
 // What bounds a comparison's memory. One mode's |d| populations and the reference's captures of all batches are
 // the same number of fp32 values, `total_bytes`. On a GPU, when the two together fit device_bytes, both stay there
-// (the fastest path); when only the populations fit, the reference is recomputed per batch and mode. Otherwise the
-// populations go to the CPU accumulators: (layer, point)s, smallest first, keep their whole population (exact
-// percentiles) while the sum fits host_bytes, the others a 2.2 MiB histogram each, outside the budget
-// (MetricAccumulator; their relative error bound is reported); the reference's captures are stored in host memory
-// when they fit next to those populations, else recomputed. Beyond these, one batch's captures of two modes (and
-// a GPU's working set of one forward pass) are live at a time.
+// (the fastest path); when only the populations fit, the reference is recomputed per batch and mode. When they do
+// not fit but a |d| histogram (2.2 MiB, kernels/metrics/abs_diff_buckets.h) per (layer, point) does, the metrics
+// stay on the GPU all the same: (layer, point)s, smallest first, keep their whole population there (exact
+// percentiles) while it fits next to the others' histograms, the others count |d| into their histogram (estimated
+// percentiles, their relative error bound reported), and the reference, larger than the budget, is recomputed.
+// Otherwise the populations go to the CPU accumulators: smallest first, whole populations while the sum fits
+// host_bytes, the others a histogram each, outside the budget (MetricAccumulator); the reference's captures are
+// stored in host memory when they fit next to those populations, else recomputed. Beyond these, one batch's
+// captures of two modes (and a GPU's working set of one forward pass) are live at a time.
 DetailedPlan PlanWithin(const CompareRequest& request, const MambaConfig& config, bool on_gpu,
                         const CompareMemoryBudget& budget) {
   const int64_t tokens =
@@ -81,18 +84,34 @@ DetailedPlan PlanWithin(const CompareRequest& request, const MambaConfig& config
       total_bytes += 4 * values;
     }
   }
+  std::sort(populations.begin(), populations.end());
   DetailedPlan out;
+  // Smallest first, each population kept whole when fits(bytes of the populations kept with it, how many) says so.
+  // Returns the bytes kept.
+  auto keep_populations = [&](auto fits) {
+    int64_t exact_bytes = 0, exact = 0;
+    for (const auto& [values, key] : populations) {
+      const bool keep = fits(exact_bytes + 4 * values, exact + 1);
+      if (keep) exact_bytes += 4 * values, ++exact;
+      out.exact_values[key] = keep ? static_cast<size_t>(values) : 0;
+      out.plan.histogram_captures += keep ? 0 : 1;
+    }
+    return exact_bytes;
+  };
+  const int64_t captures = static_cast<int64_t>(populations.size());
+  constexpr int64_t kHistogramBytes = int64_t{sizeof(uint64_t)} * kAbsDiffBuckets;
   if (on_gpu && total_bytes <= budget.device_bytes) {
     out.plan.metrics_on_device = true;
     out.plan.reference_stored = 2 * total_bytes <= budget.device_bytes;
+    keep_populations([](int64_t, int64_t) { return true; });
+  } else if (on_gpu && captures * kHistogramBytes <= budget.device_bytes) {
+    out.plan.metrics_on_device = true;
+    out.plan.reference_stored = false;
+    keep_populations([&](int64_t exact_bytes, int64_t exact) {
+      return exact_bytes + (captures - exact) * kHistogramBytes <= budget.device_bytes;
+    });
   } else {
-    std::sort(populations.begin(), populations.end());
-    int64_t exact_bytes = 0;
-    for (const auto& [values, key] : populations) {
-      const bool exact = exact_bytes + 4 * values <= budget.host_bytes;
-      if (exact) exact_bytes += 4 * values;
-      out.exact_values[key] = exact ? static_cast<size_t>(values) : 0;
-    }
+    const int64_t exact_bytes = keep_populations([&](int64_t bytes, int64_t) { return bytes <= budget.host_bytes; });
     out.plan.reference_stored = exact_bytes + total_bytes <= budget.host_bytes;
   }
   const int64_t batch = std::max(1, request.batch_size);
@@ -103,13 +122,26 @@ DetailedPlan PlanWithin(const CompareRequest& request, const MambaConfig& config
 }
 
 // MetricAccumulator's device counterpart: per batch, one reduction kernel (kernels/metrics) that also writes the
-// batch's |d| into its slice of a population buffer; at the end one selection of the percentile ranks.
+// batch's |d| into its slice of a population buffer, at the end one selection of the percentile ranks; or, for a
+// population the plan does not keep, that counts the batch's |d| into a device histogram with MetricAccumulator's
+// buckets, at the end read with its percentile code (the same estimates as MetricAccumulator's histogram).
 class DeviceMetricAccumulator {
  public:
+  // `population`: the |d| values to keep (every sample's), or 0 to count them into a histogram instead.
   DeviceMetricAccumulator(int64_t population, at::Device device)
-      : abs_diff_(at::empty({population}, at::TensorOptions().dtype(at::kFloat).device(device))) {}
+      : abs_diff_(population > 0 ? at::empty({population}, at::TensorOptions().dtype(at::kFloat).device(device))
+                                 : at::Tensor()),
+        histogram_(population > 0 ? at::Tensor()
+                                  : at::zeros({kAbsDiffBuckets}, at::TensorOptions().dtype(at::kLong).device(device))) {
+  }
 
   void Add(const at::Tensor& ref, const at::Tensor& mode) {
+    if (histogram_.defined()) {
+      // The kernel's shared-memory counters cover the binades around the mean |d| so far (speed only).
+      const float center = moments_.count > 0 ? static_cast<float>(moments_.sum_abs_d / moments_.count) : 0.0f;
+      moments_.Merge(ReducePairsIntoHistogram(ref, mode, histogram_, center));
+      return;
+    }
     const int64_t n = ref.numel();
     moments_.Merge(ReducePairs(ref, mode, abs_diff_.narrow(0, filled_, n)));
     filled_ += n;
@@ -118,16 +150,18 @@ class DeviceMetricAccumulator {
   Metrics Finish() const {
     double percentiles[4] = {0, 0, 0, 0};
     if (moments_.count > 0) {
-      const std::vector<double> values =
-          AbsDiffPercentiles(abs_diff_.narrow(0, 0, filled_), moments_.count,
-                             std::vector<double>(std::begin(kReportedPercentiles), std::end(kReportedPercentiles)));
+      const std::vector<double> qs(std::begin(kReportedPercentiles), std::end(kReportedPercentiles));
+      const std::vector<double> values = histogram_.defined()
+                                             ? AbsDiffHistogramPercentiles(histogram_, moments_.count, qs)
+                                             : AbsDiffPercentiles(abs_diff_.narrow(0, 0, filled_), moments_.count, qs);
       std::copy(values.begin(), values.end(), percentiles);
     }
-    return MetricsFromMoments(moments_, percentiles, 0);
+    return MetricsFromMoments(moments_, percentiles, histogram_.defined() ? kAbsDiffHistogramRelativeError : 0);
   }
 
  private:
-  at::Tensor abs_diff_;
+  at::Tensor abs_diff_;   // the kept population, or undefined
+  at::Tensor histogram_;  // kAbsDiffBuckets counts, or undefined
   int64_t filled_ = 0;
   PairMoments moments_{};
 };
@@ -497,7 +531,9 @@ void ResidentModel::CompareUnguarded(const CompareRequest& request, CompareObser
   }
   for (const ModeSpec& mode : request.modes) {
     std::map<CaptureKey, MetricAccumulator> accumulators;
-    for (const auto& [key, values] : plan.exact_values) accumulators.try_emplace(key, values);
+    if (!on_device) {
+      for (const auto& [key, values] : plan.exact_values) accumulators.try_emplace(key, values);
+    }
     std::map<CaptureKey, DeviceMetricAccumulator> device_accumulators;
     for (int64_t b = 0; b < n_batches; ++b) {
       const std::map<CaptureKey, at::Tensor> recomputed =
@@ -509,8 +545,7 @@ void ResidentModel::CompareUnguarded(const CompareRequest& request, CompareObser
       for (auto& [key, tensor] : captures) {
         const at::Tensor& ref = batch_reference.at(key);
         if (on_device) {
-          device_accumulators
-              .try_emplace(key, ref.numel() / ref.size(0) * static_cast<int64_t>(n_samples), ref.device())
+          device_accumulators.try_emplace(key, static_cast<int64_t>(plan.exact_values.at(key)), ref.device())
               .first->second.Add(ref, tensor);
         } else {
           on_host.push_back({key, &tensor});

@@ -2,59 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <iterator>
-#include <limits>
 #include <map>
 #include <string>
 
 #include "core/util/error.h"
+#include "kernels/metrics/abs_diff_buckets.h"
 
 namespace layerscope {
 namespace {
-
-// The |d| histogram. Bucket 0 counts exact zeros (common: elements a mode leaves unchanged) and the last bucket
-// +inf (|d| beyond FLT_MAX). A finite positive float, written v = 2^e (1 + f) with e in [-149, 127] (its double is
-// normal even when the float is subnormal), goes to bucket 1 + (e + 149) 2^10 + (first 10 bits of f). A bucket
-// then spans [2^e (1 + j 2^-10), 2^e (1 + (j + 1) 2^-10)), whose width relative to any value in it is at most
-// 2^-10, subnormals included (a plain `float bits >> k` would give them absolute-width buckets and no relative
-// bound, and would put 0 in a bucket with them). 283,650 uint64 counters: 2.2 MiB.
-constexpr int kFractionBits = 10;
-constexpr int kMinExponent = -149;  // 2^-149: the smallest positive float
-constexpr int kMaxExponent = 127;   // FLT_MAX < 2^128
-constexpr size_t kBucketsPerBinade = size_t{1} << kFractionBits;
-constexpr size_t kInfBucket = 1 + (kMaxExponent - kMinExponent + 1) * kBucketsPerBinade;
-constexpr size_t kNumBuckets = kInfBucket + 1;
-
-// Why the bound holds: the exact order statistic x and its estimate e lie in the same bucket [lo, hi), so
-// |e - x| / x < (hi - lo) / lo <= 2^-10. A percentile is (1 - t) x_a + t x_b with t in [0, 1] and x_a, x_b >= 0;
-// replacing each x by its estimate moves it by at most (1 - t) 2^-10 x_a + t 2^-10 x_b = 2^-10 times the exact
-// percentile. Only the fp64 rounding of that interpolation (~1e-16 relative) comes on top.
-constexpr double kHistogramRelativeError = 1.0 / kBucketsPerBinade;
-
-size_t BucketOf(float abs_diff) {
-  if (abs_diff == 0) return 0;
-  if (std::isinf(abs_diff)) return kInfBucket;
-  const double value = abs_diff;
-  uint64_t bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  const int exponent = static_cast<int>(bits >> 52) - 1023;  // the sign bit is 0
-  const size_t fraction = (bits >> (52 - kFractionBits)) & (kBucketsPerBinade - 1);
-  return 1 + static_cast<size_t>(exponent - kMinExponent) * kBucketsPerBinade + fraction;
-}
-
-// Estimate of the value of rank `rank_in_bucket` among the `count` values of `bucket`: spread evenly over it.
-double EstimateInBucket(size_t bucket, uint64_t rank_in_bucket, uint64_t count) {
-  if (bucket == 0) return 0;
-  if (bucket == kInfBucket) return std::numeric_limits<double>::infinity();
-  const size_t index = bucket - 1;
-  const int exponent = static_cast<int>(index / kBucketsPerBinade) + kMinExponent - kFractionBits;
-  const double fraction = static_cast<double>(index % kBucketsPerBinade);
-  const double lo = std::ldexp(kBucketsPerBinade + fraction, exponent);
-  const double hi = std::ldexp(kBucketsPerBinade + fraction + 1, exponent);
-  return lo + (hi - lo) * ((static_cast<double>(rank_in_bucket) + 0.5) / static_cast<double>(count));
-}
 
 // numpy's linear method (kernels/metrics/metrics_reduce.h), from the selected order statistics.
 double Interpolate(const std::map<size_t, double>& order_stats, size_t n, double q) {
@@ -93,31 +50,6 @@ std::vector<double> ExactPercentiles(std::vector<float>& values, const std::vect
   for (size_t k : ranks) order_stats[k] = SelectRank(values, k, &end);
   std::vector<double> out;
   for (double q : qs) out.push_back(Interpolate(order_stats, values.size(), q));
-  return out;
-}
-
-std::vector<double> HistogramPercentiles(const std::vector<uint64_t>& histogram, size_t n,
-                                         const std::vector<double>& qs) {
-  std::vector<size_t> ranks;
-  for (double q : qs) {
-    const PercentileRanks r = PercentileRanksOf(static_cast<int64_t>(n), q);
-    ranks.push_back(static_cast<size_t>(r.lower));
-    ranks.push_back(static_cast<size_t>(r.upper));
-  }
-  std::sort(ranks.begin(), ranks.end());
-  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-  std::map<size_t, double> order_stats;
-  size_t next = 0;
-  uint64_t before = 0;  // values in the buckets below the current one
-  for (size_t bucket = 0; bucket < histogram.size() && next < ranks.size(); ++bucket) {
-    const uint64_t count = histogram[bucket];
-    for (; next < ranks.size() && ranks[next] < before + count; ++next) {
-      order_stats[ranks[next]] = EstimateInBucket(bucket, ranks[next] - before, count);
-    }
-    before += count;
-  }
-  std::vector<double> out;
-  for (double q : qs) out.push_back(Interpolate(order_stats, n, q));
   return out;
 }
 
@@ -220,12 +152,12 @@ void MetricAccumulator::AddAbsDiff(float abs_diff) {
     }
     SwitchToHistogram();
   }
-  ++histogram_[BucketOf(abs_diff)];
+  ++histogram_[AbsDiffBucketOf(abs_diff)];
 }
 
 void MetricAccumulator::SwitchToHistogram() {
-  histogram_.assign(kNumBuckets, 0);
-  for (float v : abs_diffs_) ++histogram_[BucketOf(v)];
+  histogram_.assign(kAbsDiffBuckets, 0);
+  for (float v : abs_diffs_) ++histogram_[AbsDiffBucketOf(v)];
   std::vector<float>().swap(abs_diffs_);  // release the memory, not just the size
 }
 
@@ -287,12 +219,11 @@ Metrics MetricAccumulator::Finish() const {
     p.min_r = min_r_, p.max_r = max_r_, p.min_m = min_m_, p.max_m = max_m_, p.min_d = min_d_, p.max_d = max_d_;
     p.max_abs_d = max_abs_d_;
     const std::vector<double> qs(std::begin(kReportedPercentiles), std::end(kReportedPercentiles));
-    const std::vector<double> values = histogram_.empty()
-                                           ? ExactPercentiles(abs_diffs_, qs)
-                                           : HistogramPercentiles(histogram_, static_cast<size_t>(moments_.n), qs);
+    const std::vector<double> values =
+        histogram_.empty() ? ExactPercentiles(abs_diffs_, qs) : HistogramPercentiles(histogram_.data(), moments_.n, qs);
     std::copy(values.begin(), values.end(), percentiles);
   }
-  return MetricsFromMoments(p, percentiles, histogram_.empty() ? 0 : kHistogramRelativeError);
+  return MetricsFromMoments(p, percentiles, histogram_.empty() ? 0 : kAbsDiffHistogramRelativeError);
 }
 
 double Percentile(std::vector<float>& values, double q) {

@@ -1,7 +1,8 @@
 // MetricAccumulator: streams (reference, mode) element pairs batch by batch and produces Metrics at the end.
 // Sums are fp64 and added in element order, so the same inputs give bit-identical metrics. Percentiles are exact
 // while the |d| population fits `exact_budget` values; past that the accumulator switches to a histogram over
-// |d| binned by exponent and leading fraction bits, whose relative error bound Metrics reports.
+// |d| binned by exponent and leading fraction bits (kernels/metrics/abs_diff_buckets.h, shared with the device
+// histogram), whose relative error bound Metrics reports.
 //
 // The percentile population is |d| rounded to float32 (relative rounding <= 2^-24; +inf only where |d| exceeds
 // FLT_MAX): "exact" means exact over that population. Every other metric uses d = m - r in fp64.

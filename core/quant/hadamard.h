@@ -3,8 +3,9 @@
 // block index c is the major one), S_M the natural-order Sylvester matrix S[j][j'] = (-1)^popcount(j & j').
 // Normalized by 1/√d; every base block is symmetric, so Ĥ_d is symmetric and its own inverse.
 // Base blocks: H12 exactly as MODES.md lists it (needed to load published checkpoints); H20 and H28 from Paley's
-// construction II over GF(9) and GF(13), which is symmetric (hadamard.cc). Published checkpoints of 20·2^k models
-// may have used another H20: this one is right for models this server quantizes (MODES.md §2.1).
+// construction II over GF(9) and GF(13), which is symmetric (the tables in kernels/hadamard/hadamard_blocks.h,
+// shared with the fused kernels). Published checkpoints of 20·2^k models may have used another H20: this one is
+// right for models this server quantizes (MODES.md §2.1).
 // Internal to the core library (LibTorch types).
 #pragma once
 

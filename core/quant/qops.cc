@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "core/quant/hadamard.h"
 #include "core/util/error.h"
+#include "kernels/hadamard/hadamard_quant_op.h"
 #include "kernels/quant_conv1d/quant_conv1d_op.h"
 #include "kernels/rms_norm/rms_norm_op.h"
 #include "kernels/selective_scan/quant_scan_op.h"
+#include "kernels/w8a8_epilogue/w8a8_epilogue_op.h"
 
 namespace layerscope {
 namespace {
@@ -39,11 +42,6 @@ void RequireScale(double scale, const char* op, const char* arg) {
 
 bool IsInt8(const at::Tensor& t) { return t.defined() && t.scalar_type() == at::kChar; }
 
-// A 0-dim fp32 tensor on t's device: scalar operands stay on the device and stay fp32.
-at::Tensor Fp32Scalar(double v, const at::Tensor& t) {
-  return at::full({}, static_cast<float>(v), t.options().dtype(at::kFloat));
-}
-
 void CheckLinear(const char* op, const at::Tensor& x_q, const at::Tensor& w_q) {
   Require(IsInt8(x_q) && x_q.dim() >= 1, op, "x_q", "int8 [..., in]", x_q);
   Require(IsInt8(w_q) && w_q.dim() == 2 && w_q.size(1) == x_q.size(-1), op, "w_q",
@@ -54,11 +52,13 @@ void CheckLinear(const char* op, const at::Tensor& x_q, const at::Tensor& w_q) {
 #if defined(LAYERSCOPE_WITH_CUDA) && TORCH_VERSION_MAJOR >= 2
 int64_t RoundUp(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
 
-// int8 × int8 → int32 on the tensor cores (at::_int_mm, exact: |acc| ≤ 2^14·in < 2^31). _int_mm wants more than 16
-// rows, and in and out positive multiples of 8: zero rows and columns padded in where they are not add nothing.
-at::Tensor Int8MatmulCuda(const at::Tensor& x_q, const at::Tensor& w_q) {
-  const int64_t in = x_q.size(-1), out = w_q.size(0);
-  at::Tensor x = x_q.reshape({-1, in});
+// int8 × int8 → int32 on the tensor cores (at::_int_mm, exact: |acc| ≤ 2^14·in < 2^31) for x_rows [rows, in].
+// _int_mm wants more than 16 rows, and in and out positive multiples of 8: zero rows and columns padded in where
+// they are not add nothing. Returns [rows, out]; where padded, a view into the padded result (row stride: the padded
+// out), which the epilogue reads in place, without a copy.
+at::Tensor Int8MatmulCuda(const at::Tensor& x_rows, const at::Tensor& w_q) {
+  const int64_t in = x_rows.size(1), out = w_q.size(0);
+  at::Tensor x = x_rows;
   at::Tensor w = w_q;
   const int64_t rows = x.size(0);
   const int64_t rows_padded = std::max<int64_t>(rows, 17), in_padded = RoundUp(std::max<int64_t>(in, 1), 8),
@@ -67,11 +67,28 @@ at::Tensor Int8MatmulCuda(const at::Tensor& x_q, const at::Tensor& w_q) {
   if (out_padded != out || in_padded != in) w = at::constant_pad_nd(w, {0, in_padded - in, 0, out_padded - out});
   at::Tensor acc = at::_int_mm(x.contiguous(), w.contiguous().t());
   if (rows_padded != rows || out_padded != out) acc = acc.narrow(0, 0, rows).narrow(1, 0, out);
-  std::vector<int64_t> shape = x_q.sizes().vec();
-  shape.back() = out;
-  return acc.reshape(shape).contiguous();
+  return acc;
 }
 #endif
+
+// The exact accumulator of x_q's rows (its leading dimensions flattened) [rows, out]: Int8MatmulCuda's on CUDA
+// with LibTorch ≥ 2, else an fp64 matrix product (contiguous).
+at::Tensor Int8MatmulRows(const at::Tensor& x_q, const at::Tensor& w_q) {
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < x_q.dim(); ++d) rows *= x_q.size(d);
+  const at::Tensor x_rows = x_q.reshape({rows, x_q.size(-1)});
+#if defined(LAYERSCOPE_WITH_CUDA) && TORCH_VERSION_MAJOR >= 2
+  if (x_q.is_cuda()) return Int8MatmulCuda(x_rows, w_q);
+#endif
+  return at::matmul(x_rows.to(at::kDouble), w_q.to(at::kDouble).t()).to(at::kInt);
+}
+
+// The linear's output shape: x_q's leading dimensions, then out.
+std::vector<int64_t> LinearShape(const at::Tensor& x_q, const at::Tensor& w_q) {
+  std::vector<int64_t> shape = x_q.sizes().vec();
+  shape.back() = w_q.size(0);
+  return shape;
+}
 
 // Checks the conv's arguments (the scales as fp32: the kernel's precision).
 void CheckConv(const char* op, const at::Tensor& x_q, const at::Tensor& w_q, const at::Tensor& b_q, double s_x,
@@ -100,17 +117,13 @@ void CheckNormInput(const char* op, const at::Tensor& s, double eps) {
 
 at::Tensor Int8MatmulInt32(const at::Tensor& x_q, const at::Tensor& w_q) {
   CheckLinear("Int8MatmulInt32", x_q, w_q);
-#if defined(LAYERSCOPE_WITH_CUDA) && TORCH_VERSION_MAJOR >= 2
-  if (x_q.is_cuda()) return Int8MatmulCuda(x_q, w_q);
-#endif
-  return at::matmul(x_q.to(at::kDouble), w_q.to(at::kDouble).t()).to(at::kInt);
+  return Int8MatmulRows(x_q, w_q).contiguous().view(LinearShape(x_q, w_q));
 }
 
 at::Tensor W8A8LinearInt8(const at::Tensor& x_q, const at::Tensor& w_q, double alpha) {
   CheckLinear("W8A8LinearInt8", x_q, w_q);
   RequireScale(alpha, "W8A8LinearInt8", "alpha");
-  const at::Tensor acc = Int8MatmulInt32(x_q, w_q).to(at::kFloat);
-  return at::round(acc * Fp32Scalar(alpha, acc)).clamp(-128, 127).to(at::kChar);
+  return W8A8Epilogue(Int8MatmulRows(x_q, w_q), static_cast<float>(alpha), at::kChar).view(LinearShape(x_q, w_q));
 }
 
 at::Tensor W8A8LinearFloat(const at::Tensor& x_q, const at::Tensor& w_q, double scale, at::ScalarType out) {
@@ -119,8 +132,7 @@ at::Tensor W8A8LinearFloat(const at::Tensor& x_q, const at::Tensor& w_q, double 
   if (out != at::kHalf && out != at::kFloat) {
     throw Error(ErrorKind::kInvalidArgument, "W8A8LinearFloat: out must be fp16 or fp32");
   }
-  const at::Tensor acc = Int8MatmulInt32(x_q, w_q).to(at::kFloat);
-  return (acc * Fp32Scalar(scale, acc)).to(out);
+  return W8A8Epilogue(Int8MatmulRows(x_q, w_q), static_cast<float>(scale), out).view(LinearShape(x_q, w_q));
 }
 
 at::Tensor QConv1dSiluInt8(const at::Tensor& x_q, const at::Tensor& w_q, const at::Tensor& b_q, double s_x, double s_w,
@@ -147,6 +159,22 @@ at::Tensor QRmsNormInt8(const at::Tensor& s, double eps, double s_out) {
   CheckNormInput("QRmsNormInt8", s, eps);
   RequireScale(s_out, "QRmsNormInt8", "s_out");
   return QuantRmsNorm(s, static_cast<float>(eps), static_cast<float>(s_out), at::kChar);
+}
+
+at::Tensor HadamardQuantInt8(const at::Tensor& y, double s_oin, Int8Overflow overflow, at::Tensor* overflows) {
+  constexpr const char* op = "HadamardQuantInt8";
+  const bool float_type = y.defined() && (y.scalar_type() == at::kFloat || y.scalar_type() == at::kHalf ||
+                                          y.scalar_type() == at::kBFloat16);
+  Require(float_type && y.dim() >= 1 && HadamardSupported(y.size(-1)), op, "y",
+          "fp32, fp16 or bf16 [..., d] with d = b·2^k, b in {1, 12, 20, 28}", y);
+  RequireScale(s_oin, op, "s_oin");
+  if (overflows != nullptr) {
+    if (!overflows->defined()) *overflows = at::zeros({}, y.options().dtype(at::kLong));
+    Require(overflows->scalar_type() == at::kLong && overflows->dim() == 0 && overflows->device() == y.device(), op,
+            "overflows", "an int64 0-dim tensor on y's device", *overflows);
+  }
+  return HadamardQuant(y.to(at::kFloat), HadamardBaseBlock(y.size(-1)), static_cast<float>(s_oin),
+                       overflow == Int8Overflow::kWrap, overflows);
 }
 
 at::Tensor SsmScan(const SsmInputs& in, SsmArithmetic arithmetic, at::Tensor* last_state) {

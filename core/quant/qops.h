@@ -18,13 +18,15 @@ namespace layerscope {
 // in < 2^17), zero-padded to its shape requirements; older LibTorch keeps the fp64 product.
 at::Tensor Int8MatmulInt32(const at::Tensor& x_q, const at::Tensor& w_q);
 
-// W8A8 linear with int8 output (in_proj, x_proj, dt_proj): v = fp32(alpha)·fp32(acc) (one fp32 multiply, as the
-// kernel's epilogue; fp32(acc) rounds |acc| ≥ 2^24 as the kernel does), int8 = clamp(RNE(v)).
-// alpha = s_w·s_in/s_out.
+// W8A8 linear with int8 output (in_proj, x_proj, dt_proj): v = fp32(alpha)·fp32(acc) (one fp32 multiply;
+// fp32(acc) rounds |acc| > 2^24 to nearest even), int8 = clamp(RNE(v), -128, 127). alpha = s_w·s_in/s_out.
+// The accumulator goes through the one-pass epilogue of kernels/w8a8_epilogue/ (CPU reference, and on CUDA a kernel
+// reading _int_mm's padded result in place), bit-identical to LibTorch's round(acc.to(kFloat)·alpha).clamp().
 at::Tensor W8A8LinearInt8(const at::Tensor& x_q, const at::Tensor& w_q, double alpha);
 
 // W8A8 linear with float output (out_proj): v = fp32(scale)·fp32(acc), scale = s_in·s_w, returned as `out`
-// (kHalf: rounded once from fp32; kFloat).
+// (kHalf: rounded once from fp32, ties to even; kFloat); through the same epilogue as W8A8LinearInt8,
+// bit-identical to LibTorch's (acc.to(kFloat)·scale).to(out).
 at::Tensor W8A8LinearFloat(const at::Tensor& x_q, const at::Tensor& w_q, double scale, at::ScalarType out);
 
 // Causal depthwise conv1d + SiLU on int8 codes: x_q int8 [B, L, E], w_q int8 [E, K], b_q int8 [E].
@@ -47,6 +49,15 @@ at::Tensor QConv1dSiluFloat(const at::Tensor& x_q, const at::Tensor& w_q, const 
 at::Tensor QRmsNormFloat(const at::Tensor& s, double eps);
 // clamp(RNE(y / fp32(s_out)), -128, 127) as int8, y as QRmsNormFloat computes it.
 at::Tensor QRmsNormInt8(const at::Tensor& s, double eps, double s_out);
+
+// Step 6 (§2.3): y [..., d] (fp32, or fp16/bf16 taken exactly as fp32) rotated by Ĥ_d along the last dimension
+// (core/quant/hadamard.h) and quantized to int8 RHAZ(Ĥy / fp32(s_oin)), saturating or wrapping modulo 256 as
+// `overflow` says; in one pass (kernels/hadamard/: CPU reference and CUDA kernel, bit-identical), with the fp32
+// operation order of ApplyHadamard then QuantizeInt8 (saturating) or QuantizeInt8Wrapping (wrapping), whose codes
+// it reproduces bit for bit (NaN: code 0). overflows, when not null, receives the count of values whose rounded
+// quotient lies outside [-128, 127], added on y's device without a host synchronization: an undefined tensor is
+// made an int64 0-dim zero there first; a defined one must be int64 0-dim on y's device.
+at::Tensor HadamardQuantInt8(const at::Tensor& y, double s_oin, Int8Overflow overflow, at::Tensor* overflows);
 
 // The scan's inputs, already dequantized to fp32 (§2.3 step 5), on one device:
 // u, dt_raw (dt_proj's output before the bias and softplus), z: [B, L, E]; Bm, Cm: [B, L, N];

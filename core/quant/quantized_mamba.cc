@@ -143,13 +143,6 @@ at::Tensor DtProj(const QuantizedLayer& l, const at::Tensor& x_dbl_q) {
   return W8A8LinearInt8(x_dbl_q.narrow(-1, 0, R).contiguous(), l.dt_proj.weight, l.dt_proj.alpha);
 }
 
-// Step 6: the int8 quantization (RHAZ, s_oin) of the Hadamard-rotated scan output, saturating or wrapping;
-// *overflows counts the values beyond the range either way.
-at::Tensor HadamardCodes(const QuantizedLayer& l, const ModeSpec& mode, const at::Tensor& y_had, int64_t* overflows) {
-  const at::Tensor wrapped = QuantizeInt8Wrapping(y_had, l.had_scale, kRhaz, overflows);
-  return mode.out_proj_input == Int8Overflow::kWrap ? wrapped : QuantizeInt8(y_had, l.had_scale, kRhaz);
-}
-
 }  // namespace
 
 const std::vector<QuantStageInfo>& AllQuantStages() {
@@ -279,6 +272,8 @@ void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, Captur
 
   at::Tensor h = weights_.embedding.index_select(0, ids.reshape({-1})).view({batch, seqlen, c.d_model});
   at::Tensor r;  // residual stream, fp32, rotated basis
+  // The out_proj input overflows of every layer, summed on the device and read once at the end (no per-layer sync).
+  at::Tensor overflows;
   for (int i = 0; i <= last; ++i) {
     const QuantizedLayer& l = weights_.layers[i];
     r = i == 0 ? h.to(at::kFloat) : r + h.to(at::kFloat);
@@ -338,9 +333,7 @@ void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, Captur
     sink.Put(i, CapturePoint::kSsmOutput, y, fp16_described);
 
     // 6. Hadamard of y and its int8 quantization (RHAZ, s_oin): saturating or wrapping.
-    int64_t overflows = 0;
-    const at::Tensor y_q = HadamardCodes(l, mode, ApplyHadamard(y), &overflows);
-    if (counters) counters->out_proj_input_overflows += overflows;
+    const at::Tensor y_q = HadamardQuantInt8(y, l.had_scale, mode.out_proj_input, counters ? &overflows : nullptr);
     if (sink.Wants(i, CapturePoint::kOutProjInput)) {
       CaptureDescription d = int8_described(l.had_scale, "s_oin");
       d.unrotated = true;
@@ -360,6 +353,7 @@ void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, Captur
       sink.Put(i, CapturePoint::kBlockOutput, Unrotate(r + h.to(at::kFloat), h_model_), d);
     }
   }
+  if (counters && overflows.defined()) counters->out_proj_input_overflows += overflows.item<int64_t>();
   if (!sink.keep_logits()) return;
   // Final norm and lm_head in fp16 (lm_head holds γ_f and the rotation): fp32 arithmetic on fp16 values, each
   // stage rounded to fp16, on every device.
@@ -444,13 +438,13 @@ at::Tensor QuantizedMamba::RunStage(int layer, QuantStage stage, const ModeSpec&
       return SsmScan(in, mode.ssm).to(at::kHalf).to(at::kFloat);
     }
     case QuantStage::kHadamard: {
-      int64_t overflows = 0;
       const at::Tensor y = input(CapturePoint::kSsmOutput).to(at::kHalf);
-      return Unrotate(Dequantize(HadamardCodes(l, mode, ApplyHadamard(y), &overflows), l.had_scale), h_inner_);
+      return Unrotate(Dequantize(HadamardQuantInt8(y, l.had_scale, mode.out_proj_input, nullptr), l.had_scale),
+                      h_inner_);
     }
     case QuantStage::kOutProj: {
-      int64_t overflows = 0;
-      const at::Tensor y_q = HadamardCodes(l, mode, ApplyHadamard(input(CapturePoint::kOutProjInput)), &overflows);
+      const at::Tensor y_q =
+          HadamardQuantInt8(input(CapturePoint::kOutProjInput), l.had_scale, mode.out_proj_input, nullptr);
       return Unrotate(W8A8LinearFloat(y_q, l.out_proj.weight, l.out_proj.alpha, at::kHalf), h_model_);
     }
   }

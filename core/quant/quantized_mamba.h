@@ -54,7 +54,7 @@ struct QuantizedWeights {
 };
 
 // Counters a forward fills: how many out_proj input values fell outside [-128, 127] (they saturate, or wrap
-// under Int8Overflow::kWrap).
+// under Int8Overflow::kWrap). Forward sums them on the model's device and adds the total here once, at its end.
 struct ForwardCounters {
   int64_t out_proj_input_overflows = 0;
 };

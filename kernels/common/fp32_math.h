@@ -7,10 +7,11 @@
 // contract), then round once to fp32. Every step is correctly rounded IEEE arithmetic, so both sides give the
 // same bits for every input.
 //
-// Accuracy: before the final rounding the double result is within 2^-49 (relative) of the exact value (argument
-// reduction with a two-part ln 2, Taylor/atanh series truncated below 2^-58, a dozen rounded double operations).
-// So the fp32 result is the correctly rounded value except when the exact value lies within 2^-49 relative of a
-// midpoint between two floats, where it may be the other neighbour: at most a 2^-24 fraction of arguments (in
+// Accuracy: before the final rounding the double result is within 2^-50 (relative) of the exact value for exp and
+// exp2, 2^-49 for log1p (exp: argument reduction by a table of 2^(j/64) and a two-part ln 2 / 64, a degree-5 Taylor
+// polynomial truncated below 2^-54; log1p: atanh series truncated below 2^-58; a few rounded double operations).
+// So the fp32 result is the correctly rounded value except when the exact value lies within that bound of a
+// midpoint between two floats, where it may be the other neighbour: at most a 2^-25 fraction of arguments (in
 // practice far fewer: the double error is usually a few 2^-53), and the error is then below 0.5 + 2^-25 ulp.
 // Overflow gives +inf, underflow rounds through the fp32 subnormals to 0, NaN stays NaN.
 #pragma once
@@ -79,24 +80,60 @@ LAYERSCOPE_HOST_DEVICE inline double Pow2(int k) {
 constexpr double kLn2Hi = 0x1.62e42feep-1;
 constexpr double kLn2Lo = 0x1.a39ef35793c76p-33;
 constexpr double kLn2 = 0x1.62e42fefa39efp-1;
-constexpr double kLog2e = 0x1.71547652b82fep+0;
+constexpr double k64OverLn2 = 0x1.71547652b82fep+6;  // 64·log2(e)
 
-// e^r for |r| ≤ 0.35: Taylor polynomial of degree 13 (truncation below 2^-60), Horner from the top.
+// 2^(j/64) for j = 0 … 63, each the correctly rounded double (relative error ≤ 2^-53), checked in
+// tests/kernels/fp32_math_test.cc. exp and exp2 reduce their argument to j/64 plus a remainder below 1/128 in
+// magnitude, so the polynomial that is left is short: the fp64 operations are what bound the scan kernels.
+// A macro because the device needs its own copy (a __device__ array, read through the cache: the lanes of a warp
+// index it at random, which constant memory would serialize) and the host a constexpr one.
+#define LAYERSCOPE_EXP2_BY_64THS                                                                                      \
+  {                                                                                                                   \
+    0x1.0000000000000p+0, 0x1.02c9a3e778061p+0, 0x1.059b0d3158574p+0, 0x1.0874518759bc8p+0, 0x1.0b5586cf9890fp+0,     \
+        0x1.0e3ec32d3d1a2p+0, 0x1.11301d0125b51p+0, 0x1.1429aaea92de0p+0, 0x1.172b83c7d517bp+0, 0x1.1a35beb6fcb75p+0, \
+        0x1.1d4873168b9aap+0, 0x1.2063b88628cd6p+0, 0x1.2387a6e756238p+0, 0x1.26b4565e27cddp+0, 0x1.29e9df51fdee1p+0, \
+        0x1.2d285a6e4030bp+0, 0x1.306fe0a31b715p+0, 0x1.33c08b26416ffp+0, 0x1.371a7373aa9cbp+0, 0x1.3a7db34e59ff7p+0, \
+        0x1.3dea64c123422p+0, 0x1.4160a21f72e2ap+0, 0x1.44e086061892dp+0, 0x1.486a2b5c13cd0p+0, 0x1.4bfdad5362a27p+0, \
+        0x1.4f9b2769d2ca7p+0, 0x1.5342b569d4f82p+0, 0x1.56f4736b527dap+0, 0x1.5ab07dd485429p+0, 0x1.5e76f15ad2148p+0, \
+        0x1.6247eb03a5585p+0, 0x1.6623882552225p+0, 0x1.6a09e667f3bcdp+0, 0x1.6dfb23c651a2fp+0, 0x1.71f75e8ec5f74p+0, \
+        0x1.75feb564267c9p+0, 0x1.7a11473eb0187p+0, 0x1.7e2f336cf4e62p+0, 0x1.82589994cce13p+0, 0x1.868d99b4492edp+0, \
+        0x1.8ace5422aa0dbp+0, 0x1.8f1ae99157736p+0, 0x1.93737b0cdc5e5p+0, 0x1.97d829fde4e50p+0, 0x1.9c49182a3f090p+0, \
+        0x1.a0c667b5de565p+0, 0x1.a5503b23e255dp+0, 0x1.a9e6b5579fdbfp+0, 0x1.ae89f995ad3adp+0, 0x1.b33a2b84f15fbp+0, \
+        0x1.b7f76f2fb5e47p+0, 0x1.bcc1e904bc1d2p+0, 0x1.c199bdd85529cp+0, 0x1.c67f12e57d14bp+0, 0x1.cb720dcef9069p+0, \
+        0x1.d072d4a07897cp+0, 0x1.d5818dcfba487p+0, 0x1.da9e603db3285p+0, 0x1.dfc97337b9b5fp+0, 0x1.e502ee78b3ff6p+0, \
+        0x1.ea4afa2a490dap+0, 0x1.efa1bee615a27p+0, 0x1.f50765b6e4540p+0, 0x1.fa7c1819e90d8p+0,                       \
+  }
+constexpr double kExp2By64thsHost[64] = LAYERSCOPE_EXP2_BY_64THS;
+#if defined(__CUDACC__)
+__device__ const double kExp2By64thsDevice[64] = LAYERSCOPE_EXP2_BY_64THS;
+#endif
+#undef LAYERSCOPE_EXP2_BY_64THS
+
+LAYERSCOPE_HOST_DEVICE inline double Exp2By64ths(int j) {
+#if defined(__CUDA_ARCH__)
+  return __ldg(&kExp2By64thsDevice[j]);
+#else
+  return kExp2By64thsHost[j];
+#endif
+}
+
+// e^r for |r| ≤ 0.0055 (ln 2 / 128 and the reduction's rounding): Taylor polynomial of degree 5, whose truncation
+// r^6/720 is below 2^-54.6 relative; Horner from the top.
 LAYERSCOPE_HOST_DEVICE inline double ExpReduced(double r) {
-  double p = 0x1.6124613a86d09p-33;           // 1/13!
-  p = Add(Mul(p, r), 0x1.1eed8eff8d898p-29);  // 1/12!
-  p = Add(Mul(p, r), 0x1.ae64567f544e4p-26);  // 1/11!
-  p = Add(Mul(p, r), 0x1.27e4fb7789f5cp-22);  // 1/10!
-  p = Add(Mul(p, r), 0x1.71de3a556c734p-19);  // 1/9!
-  p = Add(Mul(p, r), 0x1.a01a01a01a01ap-16);  // 1/8!
-  p = Add(Mul(p, r), 0x1.a01a01a01a01ap-13);  // 1/7!
-  p = Add(Mul(p, r), 0x1.6c16c16c16c17p-10);  // 1/6!
-  p = Add(Mul(p, r), 0x1.1111111111111p-7);   // 1/5!
-  p = Add(Mul(p, r), 0x1.5555555555555p-5);   // 1/4!
-  p = Add(Mul(p, r), 0x1.5555555555555p-3);   // 1/3!
+  double p = 0x1.1111111111111p-7;           // 1/5!
+  p = Add(Mul(p, r), 0x1.5555555555555p-5);  // 1/4!
+  p = Add(Mul(p, r), 0x1.5555555555555p-3);  // 1/3!
   p = Add(Mul(p, r), 0.5);
   p = Add(Mul(p, r), 1.0);
   return Add(Mul(p, r), 1.0);
+}
+
+// 2^(k/64)·e^r rounded to fp32, k an integer-valued double with |k| < 2^14: the table entry of k mod 64, the
+// polynomial, then the power of two k div 64 (exact while the double is normal, which covers the fp32 range).
+LAYERSCOPE_HOST_DEVICE inline float ScaleBy64ths(double k, double r) {
+  const int ki = static_cast<int>(k);
+  const int j = ki & 63;  // two's complement: k mod 64 in [0, 64), also for negative k
+  return ToFloat(Mul(Mul(Exp2By64ths(j), ExpReduced(r)), Pow2((ki - j) / 64)));
 }
 
 // ln(u) for a positive normal double u: u = m·2^e with m in [√½, √2], ln m = 2·atanh(s), s = (m − 1)/(m + 1),
@@ -140,10 +177,11 @@ LAYERSCOPE_HOST_DEVICE inline float Fp32Exp(float x) {
   if (m::IsNan(x)) return x;
   if (x > 89.0f) return m::Infinity();  // e^89 > 2^128
   if (x < -104.0f) return 0.0f;         // e^-104 < 2^-150: rounds to 0
+  // x = k·(ln 2 / 64) + r with k = nearest(x·64 / ln 2), |k| < 2^14; k·kLn2Hi / 64 is exact.
   const double xd = x;
-  const double k = m::NearestInteger(m::Mul(xd, m::kLog2e));
-  const double r = m::Add(m::Add(xd, -m::Mul(k, m::kLn2Hi)), -m::Mul(k, m::kLn2Lo));
-  return m::ToFloat(m::Mul(m::ExpReduced(r), m::Pow2(static_cast<int>(k))));
+  const double k = m::NearestInteger(m::Mul(xd, m::k64OverLn2));
+  const double r = m::Add(m::Add(xd, -m::Mul(k, m::kLn2Hi / 64)), -m::Mul(k, m::kLn2Lo / 64));
+  return m::ScaleBy64ths(k, r);
 }
 
 // 2^x rounded to fp32.
@@ -152,10 +190,11 @@ LAYERSCOPE_HOST_DEVICE inline float Fp32Exp2(float x) {
   if (m::IsNan(x)) return x;
   if (x >= 128.0f) return m::Infinity();
   if (x < -151.0f) return 0.0f;  // 2^-151 rounds to 0
+  // x = k / 64 + r: x·64 is exact, and so is r (x is a float, k / 64 the nearest 64th to it, |r| ≤ 1/128).
   const double xd = x;
-  const double k = m::NearestInteger(xd);
-  const double r = m::Add(xd, -k);  // exact: x is a float, k an integer next to it
-  return m::ToFloat(m::Mul(m::ExpReduced(m::Mul(r, m::kLn2)), m::Pow2(static_cast<int>(k))));
+  const double k = m::NearestInteger(m::Mul(xd, 64.0));
+  const double r = m::Add(xd, -m::Mul(k, 1.0 / 64));
+  return m::ScaleBy64ths(k, m::Mul(r, m::kLn2));
 }
 
 // ln(1 + x) rounded to fp32.

@@ -7,6 +7,8 @@
 // i + stride, ...) in order into one PairSums. Threads then merge in registers (warp shuffles, then the warps'
 // results), and the last block to finish merges the blocks' results in index order. One kernel: at a mamba-130m
 // capture (7.9M pairs, ~15 us of loads) a second merge kernel and shared-memory merge trees cost as much again.
+// The histogram pass is the same kernel counting each |d| in its bucket instead of writing it (CountAbsDiff): the
+// bulk in the block's shared-memory window, the rare rest with global atomics.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -94,11 +96,45 @@ __device__ float4 AddGroup(PairSums& sums, const float4& r, const float4& m) {
   return make_float4(sums.Add(r.x, m.x), sums.Add(r.y, m.y), sums.Add(r.z, m.z), sums.Add(r.w, m.w));
 }
 
-template <bool kVector, bool kWriteAbsDiff>
+// What the reduction does with each pair's |d| population value besides reducing the pair.
+enum class AbsDiffOutput { kNone, kWrite, kCount };
+
+// The histogram pass's counters: a window of buckets in the block's shared memory (kWindowBuckets, from bucket
+// window_first on) and all buckets in global memory.
+constexpr uint32_t kWindowBuckets = kAbsDiffWindowBinades * kAbsDiffBucketsPerBinade;
+constexpr size_t kWindowBytes = kWindowBuckets * sizeof(unsigned);
+struct HistogramTarget {
+  unsigned long long* global;
+  uint32_t window_first;
+};
+
+__device__ void CountAbsDiff(unsigned* window, const HistogramTarget& target, float abs_diff) {
+  if (__float_as_uint(abs_diff) == kExcludedAbsDiffBits) return;
+  const uint32_t bucket = AbsDiffBucketOf(abs_diff);
+  const uint32_t in_window = bucket - target.window_first;  // wraps to a huge value below the window
+  if (in_window < kWindowBuckets) {
+    atomicAdd(window + in_window, 1u);
+  } else {
+    atomicAdd(target.global + bucket, 1ull);
+  }
+}
+
+__device__ void CountAbsDiffs(unsigned* window, const HistogramTarget& target, const float4& a) {
+  CountAbsDiff(window, target, a.x), CountAbsDiff(window, target, a.y);
+  CountAbsDiff(window, target, a.z), CountAbsDiff(window, target, a.w);
+}
+
+template <bool kVector, AbsDiffOutput kOutput>
 __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
     ReducePairsKernel(const float* __restrict__ ref, const float* __restrict__ mode, int64_t n,
-                      float* __restrict__ abs_diff, PairMoments* __restrict__ partials, unsigned* finished,
-                      PairMoments* __restrict__ result) {
+                      float* __restrict__ abs_diff, HistogramTarget histogram, PairMoments* __restrict__ partials,
+                      unsigned* finished, PairMoments* __restrict__ result) {
+  // kCount: the block's window counters, kWindowBytes of dynamic shared memory (none is launched otherwise).
+  extern __shared__ unsigned window[];
+  if (kOutput == AbsDiffOutput::kCount) {
+    for (uint32_t b = threadIdx.x; b < kWindowBuckets; b += kThreads) window[b] = 0;
+    __syncthreads();
+  }
   PairSums sums;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads;
   int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
@@ -127,19 +163,28 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const float4 a = AddGroup(sums, r[u], m[u]);
-        if (kWriteAbsDiff) __stcs(abs4 + i + u * stride, a);
+        if (kOutput == AbsDiffOutput::kWrite) __stcs(abs4 + i + u * stride, a);
+        if (kOutput == AbsDiffOutput::kCount) CountAbsDiffs(window, histogram, a);
       }
     }
     for (; i < n4; i += stride) {
       const float4 a = AddGroup(sums, __ldcs(ref4 + i), __ldcs(mode4 + i));
-      if (kWriteAbsDiff) __stcs(abs4 + i, a);
+      if (kOutput == AbsDiffOutput::kWrite) __stcs(abs4 + i, a);
+      if (kOutput == AbsDiffOutput::kCount) CountAbsDiffs(window, histogram, a);
     }
     // The n % 4 pairs past the last vector go to the first threads.
     i = n4 * 4 + static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   }
   for (; i < n; i += stride) {
     const float a = sums.Add(__ldcs(ref + i), __ldcs(mode + i));
-    if (kWriteAbsDiff) abs_diff[i] = a;
+    if (kOutput == AbsDiffOutput::kWrite) abs_diff[i] = a;
+    if (kOutput == AbsDiffOutput::kCount) CountAbsDiff(window, histogram, a);
+  }
+  if (kOutput == AbsDiffOutput::kCount) {
+    __syncthreads();
+    for (uint32_t b = threadIdx.x; b < kWindowBuckets; b += kThreads) {
+      if (window[b] != 0) atomicAdd(histogram.global + histogram.window_first + b, window[b]);
+    }
   }
   const PairMoments block = BlockMerge(sums.Finish());
 
@@ -330,8 +375,28 @@ int ReduceBlocks(int64_t n) {
 // The workspace: the blocks' results, then the count of finished blocks.
 size_t ReducePairsCudaWorkspaceBytes() { return kMaxBlocks * sizeof(PairMoments) + sizeof(unsigned); }
 
-void ReducePairsCuda(const float* ref_device, const float* mode_device, int64_t n, float* abs_diff_device,
-                     void* workspace_device, PairMoments* result_device, void* stream) {
+namespace {
+
+// Lets the histogram kernels take kWindowBytes of dynamic shared memory, past the 48 KiB a launch gets without
+// asking (two blocks' windows still fit a multiprocessor). Once per device, as MultiprocessorCount asks: not a
+// runtime call per launch, nor one inside a stream capture after the first launch.
+void AllowWindowSharedMemory() {
+  constexpr int kDevices = 64;
+  static std::atomic<bool> done[kDevices] = {};
+  int device = 0;
+  Check(cudaGetDevice(&device), "cudaGetDevice");
+  if (device < kDevices && done[device].load(std::memory_order_relaxed)) return;
+  for (const auto kernel :
+       {ReducePairsKernel<true, AbsDiffOutput::kCount>, ReducePairsKernel<false, AbsDiffOutput::kCount>}) {
+    Check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kWindowBytes),
+          "metrics histogram: shared memory");
+  }
+  if (device < kDevices) done[device].store(true, std::memory_order_relaxed);
+}
+
+// The one launch behind both entry points; abs_diff_device or histogram.global (not both) may be set.
+void LaunchReducePairs(const float* ref_device, const float* mode_device, int64_t n, float* abs_diff_device,
+                       HistogramTarget histogram, void* workspace_device, PairMoments* result_device, void* stream) {
   if (n < 0) throw std::invalid_argument("metrics reduction: negative size");
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   const int blocks = ReduceBlocks(n);
@@ -340,14 +405,52 @@ void ReducePairsCuda(const float* ref_device, const float* mode_device, int64_t 
   Check(cudaMemsetAsync(finished, 0, sizeof *finished, s), "metrics reduction: clear the block count");
   const bool vector =
       Aligned16(ref_device) && Aligned16(mode_device) && (abs_diff_device == nullptr || Aligned16(abs_diff_device));
-  if (abs_diff_device == nullptr) {
-    (vector ? ReducePairsKernel<true, false> : ReducePairsKernel<false, false>)<<<blocks, kThreads, 0, s>>>(
-        ref_device, mode_device, n, nullptr, partials, finished, result_device);
+  if (histogram.global != nullptr) {
+    AllowWindowSharedMemory();
+    (vector ? ReducePairsKernel<true, AbsDiffOutput::kCount>
+            : ReducePairsKernel<false, AbsDiffOutput::kCount>)<<<blocks, kThreads, kWindowBytes, s>>>(
+        ref_device, mode_device, n, nullptr, histogram, partials, finished, result_device);
+  } else if (abs_diff_device != nullptr) {
+    (vector ? ReducePairsKernel<true, AbsDiffOutput::kWrite>
+            : ReducePairsKernel<false, AbsDiffOutput::kWrite>)<<<blocks, kThreads, 0, s>>>(
+        ref_device, mode_device, n, abs_diff_device, histogram, partials, finished, result_device);
   } else {
-    (vector ? ReducePairsKernel<true, true> : ReducePairsKernel<false, true>)<<<blocks, kThreads, 0, s>>>(
-        ref_device, mode_device, n, abs_diff_device, partials, finished, result_device);
+    (vector ? ReducePairsKernel<true, AbsDiffOutput::kNone>
+            : ReducePairsKernel<false, AbsDiffOutput::kNone>)<<<blocks, kThreads, 0, s>>>(
+        ref_device, mode_device, n, nullptr, histogram, partials, finished, result_device);
   }
   Check(cudaGetLastError(), "metrics reduction launch");
+}
+
+// The first bucket of the window around `center`: its binade is the window's 12th of kAbsDiffWindowBinades (|d|
+// below a bulk spreads over more binades than above it), moved to stay inside the buckets. A center that is not a
+// positive finite value (no earlier batch) puts the window around 2^-8, a typical quantization error.
+uint32_t WindowFirstBucket(float center) {
+  if (!(center > 0 && center < 3.0e38f)) center = 1.0f / 256;
+  const int binade = static_cast<int>((AbsDiffBucketOf(center) - 1) / kAbsDiffBucketsPerBinade);
+  constexpr int kBinades = kAbsDiffMaxExponent - kAbsDiffMinExponent + 1;
+  const int first = std::min(std::max(binade - (kAbsDiffWindowBinades - 5), 0), kBinades - kAbsDiffWindowBinades);
+  return 1 + static_cast<uint32_t>(first) * kAbsDiffBucketsPerBinade;
+}
+
+}  // namespace
+
+void ReducePairsCuda(const float* ref_device, const float* mode_device, int64_t n, float* abs_diff_device,
+                     void* workspace_device, PairMoments* result_device, void* stream) {
+  LaunchReducePairs(ref_device, mode_device, n, abs_diff_device, HistogramTarget{nullptr, 0}, workspace_device,
+                    result_device, stream);
+}
+
+void ReducePairsToHistogramCuda(const float* ref_device, const float* mode_device, int64_t n,
+                                uint64_t* histogram_device, float window_center, void* workspace_device,
+                                PairMoments* result_device, void* stream) {
+  static_assert(sizeof(uint64_t) == sizeof(unsigned long long), "atomicAdd counts unsigned long long");
+  if (n >= (int64_t{1} << 32)) {
+    throw std::invalid_argument("metrics histogram: " + std::to_string(n) + " pairs in one call (at most 2^32 - 1)");
+  }
+  const HistogramTarget histogram{reinterpret_cast<unsigned long long*>(histogram_device),
+                                  WindowFirstBucket(window_center)};
+  LaunchReducePairs(ref_device, mode_device, n, nullptr, histogram, workspace_device, result_device, stream);
 }
 
 size_t AbsDiffOrderStatisticsCudaWorkspaceBytes() { return sizeof(Workspace); }

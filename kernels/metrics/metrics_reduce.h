@@ -1,7 +1,8 @@
 // Metrics reduction: everything MetricAccumulator (core/metrics/metric_accumulator.h) accumulates over a
 // (reference r, mode m) pair of fp32 arrays, in one pass, and the exact order statistics of |d| (d = m - r) that
-// its percentiles interpolate. Shared by the CPU reference (metrics_reduce_cpu.cc) and the CUDA kernels
-// (metrics_reduce.cu); plain C++: the per-pair arithmetic below is marked host-and-device only under nvcc.
+// its percentiles interpolate, or a |d| histogram (abs_diff_buckets.h) for populations too large to keep. Shared by the
+// CPU reference (metrics_reduce_cpu.cc) and the CUDA kernels (metrics_reduce.cu); plain C++: the per-pair arithmetic
+// below is marked host-and-device only under nvcc.
 //
 // Same definitions as MetricAccumulator: pairs where r or m is NaN or Inf are counted and excluded; every other
 // pair contributes r, m and d = m - r in fp64, and to the |d| population |d| rounded to float32.
@@ -18,6 +19,7 @@
 #include <cstring>
 
 #include "kernels/common/host_device.h"
+#include "kernels/metrics/abs_diff_buckets.h"
 
 namespace layerscope {
 
@@ -172,6 +174,21 @@ PairMoments ReducePairsCpu(const float* ref, const float* mode, int64_t n, float
 size_t ReducePairsCudaWorkspaceBytes();
 void ReducePairsCuda(const float* ref_device, const float* mode_device, int64_t n, float* abs_diff_device,
                      void* workspace_device, PairMoments* result_device, void* stream);
+
+// The histogram pass, for populations too large to keep: the same reduction, each finite pair's |d| population value
+// counted in its bucket of `histogram` (kAbsDiffBuckets counts, abs_diff_buckets.h; added to what it holds, so
+// batches accumulate) instead of written out. The CPU reference:
+PairMoments ReducePairsToHistogramCpu(const float* ref, const float* mode, int64_t n, uint64_t* histogram);
+
+// The CUDA histogram pass, enqueued like ReducePairsCuda (same moments, bit for bit). Counts are integer atomics,
+// exact in any order. |d| concentrates in a few binades, where global atomics on the same counters would queue:
+// each block counts the kAbsDiffWindowBinades binades around `window_center` (a |d| near the bulk, e.g. the mean |d|
+// of earlier batches) in shared memory and adds its nonzero counts at the end; values outside go straight to
+// global memory. The window changes the speed, never the counts. n < 2^32 (per-block counts are 32-bit).
+constexpr int kAbsDiffWindowBinades = 16;
+void ReducePairsToHistogramCuda(const float* ref_device, const float* mode_device, int64_t n,
+                                uint64_t* histogram_device, float window_center, void* workspace_device,
+                                PairMoments* result_device, void* stream);
 
 // Order statistics of a |d| population. Values are ordered by their float bits read as uint32: ascending for
 // values >= +0, and every NaN (the excluded pairs) after +inf, so the ranks below the number of finite pairs see

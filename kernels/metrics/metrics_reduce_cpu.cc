@@ -18,6 +18,17 @@ PairMoments ReducePairsCpu(const float* ref, const float* mode, int64_t n, float
   return sums.Finish();
 }
 
+PairMoments ReducePairsToHistogramCpu(const float* ref, const float* mode, int64_t n, uint64_t* histogram) {
+  PairSums sums;
+  for (int64_t i = 0; i < n; ++i) {
+    const float abs_diff = sums.Add(ref[i], mode[i]);
+    uint32_t bits;
+    std::memcpy(&bits, &abs_diff, sizeof bits);
+    if (bits != kExcludedAbsDiffBits) ++histogram[AbsDiffBucketOf(abs_diff)];
+  }
+  return sums.Finish();
+}
+
 void AbsDiffOrderStatisticsCpu(const float* values, int64_t n, const int64_t* ranks, int k, float* values_out) {
   if (k < 0 || k > kMaxOrderStatistics) {
     throw std::invalid_argument("order statistics: " + std::to_string(k) + " ranks (at most " +

@@ -26,18 +26,38 @@ void CheckPopulation(const at::Tensor& abs_diff, const char* what) {
 at::Tensor DeviceBytes(const at::Tensor& on, size_t bytes) {
   return at::empty({static_cast<int64_t>(bytes)}, at::TensorOptions().dtype(at::kByte).device(on.device()));
 }
+
+// The moments a kernel left in device memory, on the host once the current stream has run it.
+PairMoments MomentsToHost(const at::Tensor& result) {
+  const at::Tensor host = result.cpu();  // on the current stream, after the kernels
+  PairMoments moments;
+  std::memcpy(&moments, host.data_ptr(), sizeof moments);
+  return moments;
+}
 #else
 [[noreturn]] void NoCuda(const char* what) {
   throw Error(ErrorKind::kFailedPrecondition, std::string(what) + ": this build has no CUDA kernels");
 }
 #endif
 
-}  // namespace
+// A |d| histogram holds kAbsDiffBuckets counts (uint64 in int64 storage: the bits are the same below 2^63).
+void CheckHistogram(const at::Tensor& histogram, const char* what) {
+  if (histogram.scalar_type() != at::kLong || !histogram.is_contiguous() || histogram.numel() != kAbsDiffBuckets) {
+    throw Error(ErrorKind::kInternal, std::string(what) + ": the |d| histogram must be " +
+                                          std::to_string(kAbsDiffBuckets) + " contiguous int64 counts");
+  }
+}
 
-PairMoments ReducePairs(const at::Tensor& ref, const at::Tensor& mode, const at::Tensor& abs_diff) {
+void CheckPairs(const at::Tensor& ref, const at::Tensor& mode) {
   if (ref.sizes() != mode.sizes() || ref.device() != mode.device()) {
     throw Error(ErrorKind::kInternal, "metrics reduction: reference and mode differ in shape or device");
   }
+}
+
+}  // namespace
+
+PairMoments ReducePairs(const at::Tensor& ref, const at::Tensor& mode, const at::Tensor& abs_diff) {
+  CheckPairs(ref, mode);
   const at::Tensor r = Fp32Contiguous(ref), m = Fp32Contiguous(mode);
   float* abs_out = nullptr;
   if (abs_diff.defined()) {
@@ -54,13 +74,39 @@ PairMoments ReducePairs(const at::Tensor& ref, const at::Tensor& mode, const at:
   const at::Tensor result = DeviceBytes(r, sizeof(PairMoments));
   ReducePairsCuda(r.data_ptr<float>(), m.data_ptr<float>(), r.numel(), abs_out, workspace.data_ptr(),
                   static_cast<PairMoments*>(result.data_ptr()), CurrentCudaStream(r));
-  const at::Tensor host = result.cpu();  // on the current stream, after the kernels
-  PairMoments moments;
-  std::memcpy(&moments, host.data_ptr(), sizeof moments);
-  return moments;
+  return MomentsToHost(result);
 #else
   NoCuda("metrics reduction");
 #endif
+}
+
+PairMoments ReducePairsIntoHistogram(const at::Tensor& ref, const at::Tensor& mode, const at::Tensor& histogram,
+                                     float window_center) {
+  CheckPairs(ref, mode);
+  CheckHistogram(histogram, "metrics histogram");
+  if (histogram.device() != ref.device()) {
+    throw Error(ErrorKind::kInternal, "metrics histogram: the histogram is not on the pairs' device");
+  }
+  const at::Tensor r = Fp32Contiguous(ref), m = Fp32Contiguous(mode);
+  auto* counts = reinterpret_cast<uint64_t*>(histogram.data_ptr<int64_t>());
+  if (!r.is_cuda()) return ReducePairsToHistogramCpu(r.data_ptr<float>(), m.data_ptr<float>(), r.numel(), counts);
+#ifdef LAYERSCOPE_WITH_CUDA
+  const at::Tensor workspace = DeviceBytes(r, ReducePairsCudaWorkspaceBytes());
+  const at::Tensor result = DeviceBytes(r, sizeof(PairMoments));
+  ReducePairsToHistogramCuda(r.data_ptr<float>(), m.data_ptr<float>(), r.numel(), counts, window_center,
+                             workspace.data_ptr(), static_cast<PairMoments*>(result.data_ptr()), CurrentCudaStream(r));
+  return MomentsToHost(result);
+#else
+  (void)window_center;
+  NoCuda("metrics histogram");
+#endif
+}
+
+std::vector<double> AbsDiffHistogramPercentiles(const at::Tensor& histogram, int64_t count,
+                                                const std::vector<double>& qs) {
+  CheckHistogram(histogram, "histogram percentiles");
+  const at::Tensor host = histogram.cpu();
+  return HistogramPercentiles(reinterpret_cast<const uint64_t*>(host.data_ptr<int64_t>()), count, qs);
 }
 
 std::vector<float> AbsDiffOrderStatistics(const at::Tensor& abs_diff, const std::vector<int64_t>& ranks) {

@@ -17,6 +17,16 @@ namespace layerscope {
 // kernels run on the current stream and the call waits for their result.
 PairMoments ReducePairs(const at::Tensor& ref, const at::Tensor& mode, const at::Tensor& abs_diff = {});
 
+// ReducePairs with each finite pair's |d| population value counted into `histogram` (kAbsDiffBuckets int64 counts on
+// the pairs' device, added to what it holds) instead of kept: the histogram pass of metrics_reduce.h, for
+// populations too large to keep. window_center: a |d| near the bulk (ReducePairsToHistogramCuda); speed only.
+PairMoments ReducePairsIntoHistogram(const at::Tensor& ref, const at::Tensor& mode, const at::Tensor& histogram,
+                                     float window_center);
+
+// HistogramPercentiles (abs_diff_buckets.h) of such a histogram of `count` finite values, on a host copy of it.
+std::vector<double> AbsDiffHistogramPercentiles(const at::Tensor& histogram, int64_t count,
+                                                const std::vector<double>& qs);
+
 // The values of the given 0-based ranks in a |d| population (contiguous fp32, either device; NaN entries last).
 std::vector<float> AbsDiffOrderStatistics(const at::Tensor& abs_diff, const std::vector<int64_t>& ranks);
 

@@ -2,9 +2,12 @@
 // the same per-element functions (quant_scan.h, fp32_math.h), the same fp32 operation order, and no contraction
 // into fused multiply-adds (this file is compiled with -fmad=false; the explicit fmaf calls stay).
 //
-// All three are bound by the fp64-evaluated exp (about 35 fp64 operations) per (b, t, e, n): 126M of them at the
-// mamba-130m shape, ~0.3 ms of a Hopper GPU's fp64 rate; the memory traffic is a few tens of MB. So the kernels
-// keep many independent exps in flight (many threads per row), compute each per-step value (softplus, gate) once
+// All three are bound by instruction issue and latency, not memory: every (b, t, e, n) needs a correctly rounded
+// exp (fp32_math.h: ~50 instructions with its fp64 arithmetic and conversions), 126M of them at the mamba-130m
+// shape. Nsight Compute on an H200 (bench/RESULTS.md, 2026-11-26) counts ~117 executed instructions per
+// (b, t, e, n) at 1.7 instructions per cycle per multiprocessor and 2-3% DRAM throughput. Memory bandwidth would
+// allow ~13 instructions per element. So the kernels keep many independent exps in flight (many threads per row,
+// a slice's exps issued before the recurrence that needs them), compute each per-step value (softplus, gate) once
 // per (row, t) as the references do, and add y's per-state terms on one thread in the references' order.
 // framework / reference: a half-warp per (batch, channel) row, a lane per state (QuantScanSequential).
 // kernel: the documented chunk tree, a thread per tree thread, on only as many warps per row as the row's steps
@@ -38,11 +41,14 @@ bool IsEmpty(const QuantScanArgs& a) { return a.batch == 0 || a.seqlen == 0 || a
 // framework / reference: the row's states spread over the kRowLanes lanes of a half-warp, lane l owning states
 // n ≡ l (mod kRowLanes); two rows per warp. Time runs in slices of kRowLanes steps. Per slice, lane l first computes
 // the per-step values of step t0 + l (Δ, Δ·u, the gate: one softplus and one exp per (row, t), as in the
-// reference), which the states' lanes then take by shuffle. Each lane updates its h[n] step by step and leaves
-// h[n]·C_t[n] in the slice's tile; then lane l adds step t0 + l's products for n ascending from 0, exactly the
-// reference's acc += h[n]·C_t[n], and writes y. Rows are independent, so the half-warps never wait for each other.
+// reference), which the states' lanes then take by shuffle. Each lane loads B and C and computes exp(Δ·A[n]) for
+// kStepGroup steps at once (4 ran faster than 8 or 16, whose registers cost occupancy), then updates its h[n] step
+// by step and leaves h[n]·C_t[n] in the slice's tile; then lane l adds step t0 + l's products for n ascending from
+// 0, exactly the reference's acc += h[n]·C_t[n], and writes y. Rows are independent, so the half-warps never wait
+// for each other.
 constexpr int kRowLanes = 16;
 constexpr int kSequentialThreads = 128;
+constexpr int kStepGroup = 4;
 
 template <int kStatesPerLane, bool kReference>
 __global__ void __launch_bounds__(kSequentialThreads) QuantScanSequential(QuantScanArgs a) {
@@ -78,19 +84,41 @@ __global__ void __launch_bounds__(kSequentialThreads) QuantScanSequential(QuantS
       own_gate = z / (1.0f + Fp32Exp(-z));
     }
     const int steps = static_cast<int>(L - t0 < kRowLanes ? L - t0 : kRowLanes);
-    for (int s = 0; s < steps; ++s) {
-      const float delta = __shfl_sync(mask, own_delta, s, kRowLanes);
-      // framework: Δu·B_t[n]; reference: (Δ·B_t[n])·u.
-      const float scale = __shfl_sync(mask, kReference ? own_u : own_delta_u, s, kRowLanes);
-      const float* Bt = a.B + (b * L + t0 + s) * N;
-      const float* Ct = a.C + (b * L + t0 + s) * N;
+    // The slice's per-step values, by shuffle, all before the recurrence: framework: Δu·B_t[n];
+    // reference: (Δ·B_t[n])·u.
+    float delta[kRowLanes], scale[kRowLanes];
 #pragma unroll
-      for (int m = 0; m < kStatesPerLane; ++m) {
-        const int64_t n = lane + kRowLanes * m;
-        if (n < N) {
-          const float dBu = kReference ? (delta * Bt[n]) * scale : scale * Bt[n];
-          h[m] = Fp32Exp(delta * A[m]) * h[m] + dBu;
-          tile[s][n] = h[m] * Ct[n];
+    for (int s = 0; s < kRowLanes; ++s) {
+      delta[s] = __shfl_sync(mask, own_delta, s, kRowLanes);
+      scale[s] = __shfl_sync(mask, kReference ? own_u : own_delta_u, s, kRowLanes);
+    }
+#pragma unroll
+    for (int m = 0; m < kStatesPerLane; ++m) {
+      const int64_t n = lane + kRowLanes * m;
+      if (n >= N) continue;
+        // Every load and exp of the slice is independent of the state: issued together, their latencies overlap,
+        // and only the multiply-add chain through h[m] is sequential.
+#pragma unroll
+      for (int s0 = 0; s0 < kRowLanes; s0 += kStepGroup) {
+        float dA[kStepGroup], dBu[kStepGroup], c[kStepGroup];
+#pragma unroll
+        for (int g = 0; g < kStepGroup; ++g) {
+          const int s = s0 + g;
+          if (s < steps) {
+            const int64_t bn = (b * L + t0 + s) * N + n;
+            const float Bt = a.B[bn];
+            c[g] = a.C[bn];
+            dA[g] = Fp32Exp(delta[s] * A[m]);
+            dBu[g] = kReference ? (delta[s] * Bt) * scale[s] : scale[s] * Bt;
+          }
+        }
+#pragma unroll
+        for (int g = 0; g < kStepGroup; ++g) {
+          const int s = s0 + g;
+          if (s < steps) {
+            h[m] = dA[g] * h[m] + dBu[g];
+            tile[s][n] = h[m] * c[g];
+          }
         }
       }
     }

@@ -157,7 +157,8 @@ void AddServerOptions(CLI::App& app, ServerConfig* config) {
   };
   add_gib_option("--compare-device-memory-gib", &config->compare_memory.device_bytes,
                  "GPU memory one comparison may hold for its stored reference captures and exact percentile "
-                 "populations (more: the reference is recomputed per mode, then percentiles use the host)");
+                 "populations (more: the reference is recomputed per mode, then the largest (layer, point)s get "
+                 "device |d| histograms with a stated error; below one 2.2 MiB histogram each, the host)");
   add_gib_option("--compare-host-memory-gib", &config->compare_memory.host_bytes,
                  "host memory one comparison may hold for exact percentile populations and stored reference "
                  "captures (more: percentiles become histogram estimates with a stated error, the reference is "

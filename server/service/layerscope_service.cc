@@ -110,45 +110,31 @@ LayerscopeService::LayerscopeService(const ServerLimits& limits, std::string dat
       slots_(slots),
       rpc_metrics_(rpc_metrics),
       authenticator_(authenticator),
-      load_settings_(std::move(load_settings)) {}
+      load_settings_(std::move(load_settings)),
+      frame_{authenticator_, models_, &stop_, rpc_metrics_} {}
 
 void LayerscopeService::BeginShutdown() { stop_.BeginShutdown(*models_); }
 
 grpc::Status LayerscopeService::ListModels(grpc::ServerContext* context, const v1::ListModelsRequest*,
                                            v1::ListModelsResponse* response) {
-  const auto start = Clock::now();
-  auth::Principal principal;
-  grpc::Status status = authenticator_->Authenticate(*context, &principal);
-  if (status.ok() && stop_.WaitForModels(*models_, context, &status)) {
+  return ServeModelCall(frame_, "ListModels", context, [&](std::string*) {
     for (const ModelEntry& entry : models_->entries()) ToProto(entry.info, entry.is_default, response->add_models());
-  }
-  LogRpc(*rpc_metrics_, "ListModels", context, principal, status, start, "");
-  return status;
+  });
 }
 
 grpc::Status LayerscopeService::ListModes(grpc::ServerContext* context, const v1::ListModesRequest*,
                                           v1::ListModesResponse* response) {
-  const auto start = Clock::now();
-  auth::Principal principal;
-  const grpc::Status status = authenticator_->Authenticate(*context, &principal);
-  if (status.ok()) {
+  return ServeCall(frame_, "ListModes", context, [&](std::string*) {
     for (const ModeSpec& mode : BuiltinModes()) ToProto(mode, response->add_modes());
     response->set_spec_syntax(ModeSpecSyntax());
-  }
-  LogRpc(*rpc_metrics_, "ListModes", context, principal, status, start, "");
-  return status;
+  });
 }
 
 grpc::Status LayerscopeService::ListCapturePoints(grpc::ServerContext* context, const v1::ListCapturePointsRequest*,
                                                   v1::ListCapturePointsResponse* response) {
-  const auto start = Clock::now();
-  auth::Principal principal;
-  const grpc::Status status = authenticator_->Authenticate(*context, &principal);
-  if (status.ok()) {
+  return ServeCall(frame_, "ListCapturePoints", context, [&](std::string*) {
     for (const auto& point : AllCapturePoints()) ToProto(point, response->add_points());
-  }
-  LogRpc(*rpc_metrics_, "ListCapturePoints", context, principal, status, start, "");
-  return status;
+  });
 }
 
 jobs::Job LayerscopeService::Submit(const std::string& owner, const v1::CompareRequest& request, bool use_cache,

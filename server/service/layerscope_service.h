@@ -14,6 +14,7 @@
 #include "server/metrics/rpc_metrics.h"
 #include "server/service/authenticator.h"
 #include "server/service/call_stop.h"
+#include "server/service/model_call.h"
 #include "server/service/model_registry.h"
 #include "server/service/model_slots.h"
 
@@ -77,6 +78,7 @@ class LayerscopeService final : public v1::Layerscope::Service {
   const Authenticator* authenticator_;
   const std::string load_settings_;
   CallStop stop_;
+  const ModelCallFrame frame_;  // the catalogue handlers' frame (model_call.h)
 };
 
 }  // namespace layerscope::server

@@ -91,5 +91,28 @@ TEST(Fp32MathTest, EdgesAndSpecialValues) {
             Log1pRef(std::nextafter(std::ldexp(1.0f, -29), 0.0f)));
 }
 
+// The reduction table: each 2^(j/64) must be the double nearest to the long double value (which carries 11 more
+// bits; none of these lies near a double midpoint).
+TEST(Fp32MathTest, TheReductionTableHoldsCorrectlyRoundedPowersOfTwo) {
+  for (int j = 0; j < 64; ++j) {
+    const long double exact = std::exp2(static_cast<long double>(j) / 64);
+    EXPECT_EQ(fp32_math_internal::Exp2By64ths(j), static_cast<double>(exact)) << j;
+  }
+}
+
+// Arguments next to the reduction's switch points (odd multiples of 1/128, where the nearest 64th changes) and to
+// its table entries, on both sides of zero.
+TEST(Fp32MathTest, ExpAndExp2AreCorrectlyRoundedAtTheReductionBoundaries) {
+  for (int k = -12000; k <= 12000; ++k) {
+    const float edge2 = static_cast<float>(k) / 128, edge = static_cast<float>(k * 0.0054152123481245727);
+    for (float x : {edge2, std::nextafter(edge2, -1e9f), std::nextafter(edge2, 1e9f)}) {
+      if (x > -150.0f && x < 127.0f) ASSERT_EQ(Bits(Fp32Exp2(x)), Bits(Exp2Ref(x))) << std::hexfloat << x;
+    }
+    for (float x : {edge, std::nextafter(edge, -1e9f), std::nextafter(edge, 1e9f)}) {
+      if (x > -103.0f && x < 88.0f) ASSERT_EQ(Bits(Fp32Exp(x)), Bits(ExpRef(x))) << std::hexfloat << x;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace layerscope

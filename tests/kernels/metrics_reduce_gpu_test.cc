@@ -3,15 +3,18 @@
 // Bounds: counts, extrema, the |d| population and the order statistics bit-exact (the same float and fp64
 // operations per pair, and a selection); sums within ExpectMomentsNear's summation-order bound (pair_case.h):
 // the kernel adds the same terms as the CPU in another order (threads, then fixed trees) and merges per-thread
-// moments with Chan's update. Determinism: a second run gives the same bits.
+// moments with Chan's update. Determinism: a second run gives the same bits. The histogram pass: counts bucket for
+// bucket those of its CPU reference (which the CPU test checks against an independent count).
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <vector>
 
+#include "kernels/metrics/abs_diff_buckets.h"
 #include "kernels/metrics/metrics_reduce.h"
 #include "tests/kernels/pair_case.h"
 
@@ -154,6 +157,91 @@ TEST(MetricsReduceGpuTest, SelectionOfTiesAndExtremes) {
   for (float v : wide) finite += !std::isnan(v);
   ExpectSelectionMatchesCpu(wide, RanksToCheck(finite));
 }
+
+// ---- The histogram pass ----
+
+// Pairs for the histogram pass: a hot bulk (PairCase: |d| a few thousandths of r, in a few binades), a third of
+// them all with the same |d| (one hot bucket), exact zeros, subnormal |d|, |d| far outside any window (1e4 and
+// 1e-30), +inf |d| and excluded NaN/Inf pairs.
+PairCase HistogramCase(int64_t n, unsigned seed) {
+  PairCase c(n, seed);
+  std::mt19937 rng(seed);
+  for (int64_t i = 2; i < n; i += 3) c.ref[i] = 1.0f, c.mode[i] = 1.0f + 0x1p-10f;
+  for (int64_t i = 0; i < n; i += 7) c.mode[i] = c.ref[i];
+  for (int64_t i = 3; i < n; i += 11) {
+    const uint32_t bits = 1 + rng() % 0x7fffffu;  // a subnormal
+    std::memcpy(&c.mode[i], &bits, sizeof bits);
+    c.ref[i] = 0;
+  }
+  for (int64_t i = 5; i < n; i += 13) c.mode[i] = c.ref[i] + 1e4f;
+  for (int64_t i = 6; i < n; i += 17) c.ref[i] = 0, c.mode[i] = 1e-30f;
+  for (int64_t i = 9; i < n; i += 101) c.ref[i] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t i = 10; i < n; i += 103) c.mode[i] = -std::numeric_limits<float>::infinity();
+  // Far outside every window. Not the first pair of a reduction: a sequential sum shifted by it (the CPU
+  // reference's) keeps its sums of squares only to a few ulps of n·max(r²) (metrics_reduce.h), not of the sum.
+  if (n > 2) c.ref[n / 2] = -3e38f, c.mode[n / 2] = 3e38f;
+  return c;
+}
+
+struct GpuHistogram {
+  PairMoments moments;
+  std::vector<uint64_t> counts;
+};
+
+// The histogram pass over elements [offset, size) in `calls` consecutive pieces into one zeroed histogram.
+GpuHistogram HistogramOnGpu(const PairCase& c, int64_t offset, int calls, float window_center) {
+  DeviceMemory ref(c.ref.data(), c.ref.size() * sizeof(float)), mode(c.mode.data(), c.mode.size() * sizeof(float));
+  DeviceMemory histogram(kAbsDiffBuckets * sizeof(uint64_t)), workspace(ReducePairsCudaWorkspaceBytes()),
+      result(sizeof(PairMoments));
+  EXPECT_EQ(cudaMemset(histogram.as<void>(), 0, kAbsDiffBuckets * sizeof(uint64_t)), cudaSuccess);
+  GpuHistogram run{};
+  const int64_t n = c.size() - offset;
+  for (int k = 0; k < calls; ++k) {
+    const int64_t begin = offset + n * k / calls, end = offset + n * (k + 1) / calls;
+    ReducePairsToHistogramCuda(ref.as<float>() + begin, mode.as<float>() + begin, end - begin, histogram.as<uint64_t>(),
+                               window_center, workspace.as<void>(), result.as<PairMoments>(), nullptr);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    PairMoments piece;
+    result.ToHost(&piece, sizeof piece);
+    run.moments.Merge(piece);
+  }
+  run.counts.resize(kAbsDiffBuckets);
+  histogram.ToHost(run.counts.data(), run.counts.size() * sizeof(uint64_t));
+  return run;
+}
+
+void ExpectSameCounts(const std::vector<uint64_t>& got, const std::vector<uint64_t>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t b = 0; b < want.size(); ++b) ASSERT_EQ(got[b], want[b]) << "bucket " << b;
+}
+
+class MetricsHistogramGpuTest : public ::testing::TestWithParam<GpuCase> {};
+
+// Bucket for bucket the CPU reference's counts (integer atomics: exact in any order, hence deterministic), whatever
+// the window, in one call or several; the moments bit for bit those of the reduction that writes |d| out.
+TEST_P(MetricsHistogramGpuTest, MatchesCpuReference) {
+  const GpuCase g = GetParam();
+  const PairCase c = HistogramCase(g.n + g.offset, 43 + static_cast<unsigned>(g.n));
+  std::vector<uint64_t> want(kAbsDiffBuckets, 0);
+  const PairMoments want_moments =
+      ReducePairsToHistogramCpu(c.ref.data() + g.offset, c.mode.data() + g.offset, g.n, want.data());
+
+  const GpuHistogram got = HistogramOnGpu(c, g.offset, 1, 1e-3f);
+  ExpectSameCounts(got.counts, want);
+  ExpectMomentsNear(got.moments, want_moments);
+  const GpuRun written = ReduceOnGpu(c, g.offset);
+  EXPECT_EQ(std::memcmp(&got.moments, &written.moments, sizeof got.moments), 0) << "moments differ from ReducePairs";
+
+  // No earlier batch (window around 2^-8), a window far above the bulk, and three calls accumulating.
+  ExpectSameCounts(HistogramOnGpu(c, g.offset, 1, 0.0f).counts, want);
+  ExpectSameCounts(HistogramOnGpu(c, g.offset, 1, 1e20f).counts, want);
+  ExpectSameCounts(HistogramOnGpu(c, g.offset, 3, 1e-3f).counts, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(OddSizes, MetricsHistogramGpuTest,
+                         ::testing::Values(GpuCase{1, false, 0}, GpuCase{7, false, 1}, GpuCase{4099, false, 0},
+                                           GpuCase{1000003, false, 1}, GpuCase{10 * 512 * 1536, false, 0},
+                                           GpuCase{(int64_t{64} << 20) + 1, false, 0}));
 
 }  // namespace
 }  // namespace layerscope

@@ -1,7 +1,8 @@
 // GPU: the quantized ops (core/quant/qops.h) on CUDA tensors, which run the CUDA kernels (scan variants, conv1d
-// + SiLU, RMSNorm) and at::_int_mm, against the same ops on CPU tensors, which run the CPU references: bit for
-// bit at odd sizes (and the mamba-130m shape), on random data that is never zero. The references themselves are
-// checked against fp64 in tests/core/quant/quant_ops_test.cc and tests/kernels/fp32_math_test.cc.
+// + SiLU, RMSNorm, Hadamard + int8 quantization, the W8A8 epilogue) and at::_int_mm, against the same ops on CPU
+// tensors, which run the CPU references: bit for bit at odd sizes (and the mamba-130m shape), on random data that is
+// never zero. The references themselves are checked against fp64 in tests/core/quant/quant_ops_test.cc,
+// tests/kernels/hadamard_quant_test.cc, tests/kernels/w8a8_epilogue_test.cc and tests/kernels/fp32_math_test.cc.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -13,7 +14,10 @@
 #include <vector>
 
 #include "core/quant/qops.h"
+#include "kernels/w8a8_epilogue/w8a8_epilogue_op.h"
 #include "tests/core/quant/random_scan.h"
+#include "tests/kernels/hadamard_case.h"
+#include "tests/kernels/w8a8_epilogue_case.h"
 
 namespace layerscope {
 namespace {
@@ -118,6 +122,43 @@ TEST(QuantRmsNormGpuTest, FloatAndInt8MatchTheCpuReferenceBitForBit) {
   }
 }
 
+struct HadamardShape {
+  int64_t B, L, d;
+};
+void PrintTo(const HadamardShape& s, std::ostream* os) { *os << s.B << "x" << s.L << "x" << s.d; }
+
+class HadamardQuantGpuTest : public ::testing::TestWithParam<HadamardShape> {};
+
+TEST_P(HadamardQuantGpuTest, CodesAndCountMatchTheCpuReferenceBitForBit) {
+  const HadamardShape s = GetParam();
+  const at::Tensor y = HadamardRows(s.B * s.L, s.d, 91).view({s.B, s.L, s.d});
+  // The same rows on the device at a 4-byte offset: no float4 loads (the kernel's scalar path).
+  const at::Tensor shifted =
+      at::cat({at::ones({1}, at::kCUDA), Cuda(y).reshape({-1})}).narrow(0, 1, y.numel()).view(y.sizes());
+  for (Int8Overflow overflow : {Int8Overflow::kSaturate, Int8Overflow::kWrap}) {
+    SCOPED_TRACE(overflow == Int8Overflow::kWrap ? "wrap" : "saturate");
+    at::Tensor cpu_count, gpu_count;
+    const at::Tensor want = HadamardQuantInt8(y, kHadamardTestScale, overflow, &cpu_count);
+    ExpectSameBits(HadamardQuantInt8(Cuda(y), kHadamardTestScale, overflow, &gpu_count), want, "codes");
+    ASSERT_TRUE(gpu_count.is_cuda());
+    EXPECT_EQ(gpu_count.item<int64_t>(), cpu_count.item<int64_t>());
+    EXPECT_GT(cpu_count.item<int64_t>(), 0);
+    // A second call adds to the same device counter.
+    ExpectSameBits(HadamardQuantInt8(shifted, kHadamardTestScale, overflow, &gpu_count), want, "offset codes");
+    EXPECT_EQ(gpu_count.item<int64_t>(), 2 * cpu_count.item<int64_t>());
+  }
+}
+
+// The mamba-130m d_inner (1536 = 12·128) at 3 x 4100 and 10 x 512 tokens and its d_model 768; odd row counts at
+// every base block family (2^k, 12·2^k, 20·2^k, 28·2^k), d = 1 and 2 (not a multiple of 4: the scalar path), and
+// rows longer than 48 KiB of shared memory (28·512 and 2^14 floats: the opt-in shared memory).
+INSTANTIATE_TEST_SUITE_P(OddSizes, HadamardQuantGpuTest,
+                         ::testing::Values(HadamardShape{3, 4100, 1536}, HadamardShape{10, 512, 1536},
+                                           HadamardShape{3, 17, 768}, HadamardShape{1, 7, 1}, HadamardShape{1, 13, 2},
+                                           HadamardShape{3, 5, 1024}, HadamardShape{3, 5, 2560},
+                                           HadamardShape{2, 9, 3584}, HadamardShape{1, 11, 12},
+                                           HadamardShape{1, 3, 14336}, HadamardShape{1, 3, 16384}));
+
 TEST(Int8MatmulGpuTest, ExactAtAlignedAndPaddedShapes) {
   // (rows, in, out): _int_mm's own shapes; and ones it pads (rows ≤ 16, in or out not a multiple of 8).
   const std::vector<std::array<int64_t, 3>> shapes = {{5120, 768, 3072}, {5120, 1536, 80}, {24, 48, 1536}, {5, 19, 11},
@@ -136,11 +177,59 @@ TEST(Int8MatmulGpuTest, ExactAtAlignedAndPaddedShapes) {
   EXPECT_TRUE(at::equal(acc.cpu(), at::full({33, 16}, int64_t{16384} * 4096, at::kInt)));
 }
 
+TEST(W8A8EpilogueGpuTest, MatchesTheCpuReferenceBitForBit) {
+  // (rows, cols): mamba-130m's in_proj and dt_proj accumulators at the compare shape (5120 tokens), odd sizes,
+  // columns not a multiple of 4 (the scalar path), and more rows than the grid's 65535 (its row stride).
+  const std::vector<std::array<int64_t, 2>> shapes = {{5120, 3072}, {5120, 1536}, {37, 52},  {37, 53},
+                                                      {1, 1},       {3, 5},       {70001, 4}};
+  for (const auto& [rows, cols] : shapes) {
+    const at::Tensor acc = EpilogueAccumulators(rows, cols, static_cast<unsigned>(rows + cols));
+    // Also read in place from a wider matrix (row stride cols + 8, as _int_mm's padded result: the vector path
+    // where cols % 4 == 0), and one element off its 16-byte alignment (the scalar path).
+    const at::Tensor aligned = Cuda(at::zeros({rows, cols + 8}, at::kInt)).narrow(1, 0, cols);
+    const at::Tensor shifted = Cuda(at::zeros({rows, cols + 8}, at::kInt)).narrow(1, 1, cols);
+    aligned.copy_(acc);
+    shifted.copy_(acc);
+    const std::vector<at::Tensor> layouts = {Cuda(acc), aligned, shifted};
+    const bool large = rows * cols > 1000000;
+    const std::vector<float> scales = large ? std::vector<float>{0.5f, 0.00313f} : EpilogueScales();
+    for (float scale : scales) {
+      for (at::ScalarType out : {at::kChar, at::kHalf, at::kFloat}) {
+        const std::string what = std::to_string(rows) + "x" + std::to_string(cols) + " scale " + std::to_string(scale) +
+                                 " " + c10::toString(out);
+        const at::Tensor want = W8A8Epilogue(acc, scale, out);
+        for (const at::Tensor& a : layouts) ExpectSameBits(W8A8Epilogue(a, scale, out), want, what.c_str());
+      }
+    }
+  }
+}
+
+TEST(W8A8EpilogueGpuTest, LinearsMatchTheCpuPathBitForBit) {
+  // (rows, in, out): in_proj at the compare shape, dt_proj, x_proj, and shapes _int_mm pads (the epilogue then
+  // reads a narrowed accumulator).
+  const std::vector<std::array<int64_t, 3>> shapes = {{5120, 768, 3072}, {5120, 48, 1536}, {5120, 1536, 80},
+                                                      {5, 19, 11},       {24, 48, 1536},   {17, 8, 8}};
+  for (const auto& [rows, in, out] : shapes) {
+    SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(in) + "x" + std::to_string(out));
+    const at::Tensor x = RandomInt8({rows, in}, 85), w = RandomInt8({out, in}, 86);
+    const at::Tensor xc = Cuda(x), wc = Cuda(w);
+    ExpectSameBits(W8A8LinearInt8(xc, wc, 0.00313), W8A8LinearInt8(x, w, 0.00313), "int8");
+    ExpectSameBits(W8A8LinearFloat(xc, wc, 3.1e-5, at::kHalf), W8A8LinearFloat(x, w, 3.1e-5, at::kHalf), "fp16");
+    ExpectSameBits(W8A8LinearFloat(xc, wc, 3.1e-5, at::kFloat), W8A8LinearFloat(x, w, 3.1e-5, at::kFloat), "fp32");
+    EXPECT_TRUE(at::equal(W8A8LinearInt8(xc, wc, 0.00313), W8A8LinearInt8(xc, wc, 0.00313)));
+  }
+}
+
 TEST(QuantOpsGpuTest, RepeatedRunsAreBitIdentical) {
   const SsmInputs gpu = ToCuda(RandomScan(ScanShape{2, 100, 64, 16}, 900));
   for (SsmArithmetic a : {SsmArithmetic::kKernel, SsmArithmetic::kFramework, SsmArithmetic::kReference}) {
     EXPECT_TRUE(at::equal(SsmScan(gpu, a), SsmScan(gpu, a)));
   }
+  const at::Tensor y = Cuda(HadamardRows(1001, 1536, 92));
+  at::Tensor first, second;
+  EXPECT_TRUE(at::equal(HadamardQuantInt8(y, kHadamardTestScale, Int8Overflow::kWrap, &first),
+                        HadamardQuantInt8(y, kHadamardTestScale, Int8Overflow::kWrap, &second)));
+  EXPECT_TRUE(at::equal(first, second));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // ResidentModel::Compare within LoadOptions.compare_memory: past the budget the reference is recomputed for every
 // mode (rows bit for bit those of the stored reference, progress counting the passes really run) and percentiles
-// come from a histogram (the bound they report holds against the exact ones).
+// come from a histogram (the bound they report holds against the exact ones), on the host or, on a GPU, on the device.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/compare/resident_model.h"
+#include "kernels/metrics/abs_diff_buckets.h"
 #include "tests/core/compare/two_modes_request.h"
 
 namespace layerscope {
@@ -89,6 +90,37 @@ void ExpectSameRows(const std::vector<MetricsRow>& got, const std::vector<Metric
   }
 }
 
+// A bounded run's rows against the exact run's, in the same order: the same moments; layer 0's mixer_output (the
+// smallest population, kept whole) the same percentiles; every other row's percentiles estimated from a histogram
+// within its 2^-10 bound. Returns how many rows were estimated.
+int ExpectHistogramRows(const std::vector<MetricsRow>& got, const std::vector<MetricsRow>& want) {
+  EXPECT_EQ(got.size(), want.size());
+  int estimated = 0;
+  for (size_t i = 0; i < want.size() && i < got.size(); ++i) {
+    SCOPED_TRACE(Where(want[i]));
+    EXPECT_EQ(Where(got[i]), Where(want[i]));
+    const Metrics &g = got[i].metrics, &w = want[i].metrics;
+    ExpectSameMoments(g, w);
+    EXPECT_TRUE(w.percentiles_exact);
+    if (want[i].layer == 0 && want[i].point == CapturePoint::kMixerOutput) {
+      ExpectSamePercentiles(g, w);
+      continue;
+    }
+    ++estimated;
+    EXPECT_FALSE(g.percentiles_exact);
+    EXPECT_EQ(g.percentile_relative_error, 1.0 / 1024);  // MetricAccumulator's histogram: 2^10 buckets a binade
+    for (const auto& [field, estimate, value] : {std::tuple<const char*, double, double>{"p50", g.p50, w.p50},
+                                                 {"p90", g.p90, w.p90},
+                                                 {"p95", g.p95, w.p95},
+                                                 {"p99", g.p99, w.p99}}) {
+      EXPECT_GT(value, 0) << field;
+      EXPECT_LE(std::fabs(estimate - value), g.percentile_relative_error * value)
+          << field << ": " << estimate << " vs exact " << value;
+    }
+  }
+  return estimated;
+}
+
 TEST(CompareMemoryTest, TheBudgetDecidesWhetherTheReferenceIsStored) {
   const auto model = LoadWithHostBudget(CompareMemoryBudget{}.host_bytes);
   const CompareRequest request = TwoModesRequest(*model);
@@ -98,6 +130,7 @@ TEST(CompareMemoryTest, TheBudgetDecidesWhetherTheReferenceIsStored) {
   EXPECT_FALSE(plan.metrics_on_device);
   EXPECT_TRUE(plan.reference_stored);
   EXPECT_EQ(plan.forward_passes, 2 + 2 * 2);
+  EXPECT_EQ(plan.histogram_captures, 0);
   // Exact populations and the stored reference take 2 x total: one byte less and the reference is recomputed,
   // once per batch and mode.
   plan = LoadWithHostBudget(2 * total)->PlanCompare(request);
@@ -145,35 +178,13 @@ TEST(CompareMemoryTest, PastTheHostBudgetPercentilesComeFromAHistogramWithinThei
   // Room for the smallest population only: layer 0's mixer_output (d_model < d_inner; ties go to the lower layer).
   const auto bounded = LoadWithHostBudget(MixerOutputBytes(exact->info().config));
   EXPECT_FALSE(bounded->PlanCompare(request).reference_stored);
+  EXPECT_EQ(bounded->PlanCompare(request).histogram_captures, 3);
   Recorder want, got;
   exact->Compare(request, want);
   bounded->Compare(request, got);
 
-  ASSERT_EQ(got.rows.size(), want.rows.size());
-  int estimated = 0;
-  for (size_t i = 0; i < want.rows.size(); ++i) {
-    SCOPED_TRACE(Where(want.rows[i]));
-    const Metrics& w = want.rows[i].metrics;
-    const Metrics& g = got.rows[i].metrics;
-    ExpectSameMoments(g, w);
-    ASSERT_TRUE(w.percentiles_exact);
-    if (want.rows[i].layer == 0 && want.rows[i].point == CapturePoint::kMixerOutput) {
-      ExpectSamePercentiles(g, w);
-      continue;
-    }
-    ++estimated;
-    EXPECT_FALSE(g.percentiles_exact);
-    EXPECT_EQ(g.percentile_relative_error, 1.0 / 1024);  // MetricAccumulator's histogram: 2^10 buckets a binade
-    for (const auto& [field, estimate, value] : {std::tuple<const char*, double, double>{"p50", g.p50, w.p50},
-                                                 {"p90", g.p90, w.p90},
-                                                 {"p95", g.p95, w.p95},
-                                                 {"p99", g.p99, w.p99}}) {
-      EXPECT_GT(value, 0) << field;
-      EXPECT_LE(std::fabs(estimate - value), g.percentile_relative_error * value)
-          << field << ": " << estimate << " vs exact " << value;
-    }
-  }
-  EXPECT_EQ(estimated, 2 * 3);  // per mode: layer 0's ssm_output and the last layer's two points
+  // Per mode: layer 0's ssm_output and the last layer's two points.
+  EXPECT_EQ(ExpectHistogramRows(got.rows, want.rows), 2 * 3);
 }
 
 // On a GPU: |d| populations and reductions stay there while they fit device_bytes; below twice their size the
@@ -208,6 +219,76 @@ TEST(CompareMemoryTest, OnAGpuARecomputedReferenceGivesTheStoredReferencesRowsBi
   host_stored->Compare(request, host_want);
   host_recomputing->Compare(request, host_got);
   ExpectSameRows(host_got.rows, host_want.rows);
+}
+
+// On a GPU, past the device budget but with room for a |d| histogram per (layer, point), the metrics stay there:
+// the smallest population kept exact next to the others' histograms, the reference recomputed. Moments and the
+// exact row are bit for bit those of the all-on-device comparison; the histogram rows' percentiles are bit for bit
+// those MetricAccumulator's histograms give for the same captures on the host path (same buckets, same percentile
+// code), with their bound, which holds against the exact percentiles.
+TEST(CompareMemoryTest, OnAGpuPastTheDeviceBudgetHistogramsKeepTheMetricsThere) {
+  if (!ResidentModel::DeviceAvailable("cuda")) GTEST_SKIP() << "needs a GPU";
+  LoadOptions options;
+  options.quantize = false;
+  const auto exact = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cuda", options);
+  // Enough tokens that a population outweighs a histogram: 8 x 512 tokens in batches of 3, 3, 2.
+  CompareRequest request = TwoModesRequest(*exact);
+  request.samples.clear();
+  for (int s = 0; s < 8; ++s) {
+    std::vector<int32_t> ids;
+    for (int t = 0; t < 512; ++t) ids.push_back((s * 61 + t * 7 + t * t) % 256);
+    request.samples.push_back(ids);
+  }
+  request.batch_size = 3;
+  const int64_t tokens = 8 * 512;
+  const MambaConfig& config = exact->info().config;
+  const int64_t mixer_output_bytes = 4 * tokens * config.d_model;
+  const int64_t histogram_bytes = int64_t{sizeof(uint64_t)} * kAbsDiffBuckets;
+  ASSERT_GT(mixer_output_bytes, histogram_bytes);
+
+  // Layer 0's mixer_output (the smallest, ties to the lower layer) next to the three others' histograms.
+  options.compare_memory.device_bytes = mixer_output_bytes + 3 * histogram_bytes;
+  const auto bounded = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cuda", options);
+  const ComparePlan plan = bounded->PlanCompare(request);
+  EXPECT_TRUE(plan.metrics_on_device);
+  EXPECT_FALSE(plan.reference_stored);
+  EXPECT_EQ(plan.histogram_captures, 3);
+  EXPECT_EQ(plan.forward_passes, 3 * 2 * 2);
+  // One byte less: histograms only; less than four histograms: the host path.
+  options.compare_memory.device_bytes = mixer_output_bytes + 3 * histogram_bytes - 1;
+  ComparePlan smaller = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cuda", options)->PlanCompare(request);
+  EXPECT_TRUE(smaller.metrics_on_device);
+  EXPECT_EQ(smaller.histogram_captures, 4);
+  options.compare_memory.device_bytes = 4 * histogram_bytes - 1;
+  smaller = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cuda", options)->PlanCompare(request);
+  EXPECT_FALSE(smaller.metrics_on_device);
+
+  // The host path with the same split: layer 0's mixer_output exact, the others MetricAccumulator's histograms.
+  options.compare_memory.device_bytes = 0;
+  options.compare_memory.host_bytes = mixer_output_bytes;
+  const auto host = ResidentModel::Load(ResidentModel::EmbeddedModelDir(), "cuda", options);
+  ASSERT_FALSE(host->PlanCompare(request).metrics_on_device);
+  ASSERT_EQ(host->PlanCompare(request).histogram_captures, 3);
+
+  Recorder want, got, host_got;
+  exact->Compare(request, want);
+  bounded->Compare(request, got);
+  host->Compare(request, host_got);
+  ASSERT_EQ(want.rows.size(), 2u * 2u * 2u);
+  EXPECT_EQ(ExpectHistogramRows(got.rows, want.rows), 2 * 3);
+  EXPECT_EQ(ExpectHistogramRows(host_got.rows, want.rows), 2 * 3);
+  // The device's histograms and MetricAccumulator's give the same estimates, bit for bit.
+  for (size_t i = 0; i < got.rows.size() && i < host_got.rows.size(); ++i) {
+    const Metrics &g = got.rows[i].metrics, &h = host_got.rows[i].metrics;
+    for (const auto& [field, device, host] : {std::tuple<const char*, double, double>{"p50", g.p50, h.p50},
+                                              {"p90", g.p90, h.p90},
+                                              {"p95", g.p95, h.p95},
+                                              {"p99", g.p99, h.p99}}) {
+      EXPECT_EQ(std::memcmp(&device, &host, sizeof device), 0)
+          << Where(got.rows[i]) << " " << field << ": device " << device << ", host " << host;
+    }
+  }
+  EXPECT_EQ(got.progress_events.back().steps_done, 3 * 2 * 2);
 }
 
 }  // namespace

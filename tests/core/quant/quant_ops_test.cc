@@ -221,6 +221,51 @@ TEST(HadamardTest, BaseBlocksAreSymmetricHadamardMatrices) {
   }
 }
 
+// Paley construction II for a field of q ≡ 1 (mod 4) elements, giving a symmetric Hadamard matrix of order
+// 2(q + 1). The field is GF(p) (q = p) or GF(p²) = GF(p)[i]/(i² + 1) for p ≡ 3 (mod 4), where i² + 1 is
+// irreducible; element a + b·i has index a + b·p. χ is the quadratic character; the Jacobsthal matrix
+// Q[x][y] = χ(x − y) is symmetric because χ(−1) = 1 when q ≡ 1 (mod 4). With the conference matrix
+// C = [[0, 1ᵀ], [1, Q]], H = C ⊗ [[1, 1], [1, −1]] + I ⊗ [[1, −1], [−1, −1]].
+std::vector<std::vector<int>> PaleyII(int p, int degree) {
+  const int q = degree == 1 ? p : p * p;
+  auto mul = [&](int x, int y) {  // (a + b i)(c + d i) = (ac − bd) + (ad + bc) i
+    const int a = x % p, b = x / p, c = y % p, d = y / p;
+    return ((a * c - b * d) % p + p) % p + ((a * d + b * c) % p) * p;
+  };
+  auto sub = [&](int x, int y) { return ((x % p - y % p + p) % p) + ((x / p - y / p + p) % p) * p; };
+  std::vector<int> chi(q, -1);
+  chi[0] = 0;
+  for (int x = 1; x < q; ++x) chi[mul(x, x)] = 1;
+  const int n = q + 1;
+  std::vector<std::vector<int>> c(n, std::vector<int>(n, 0));
+  for (int k = 1; k < n; ++k) c[0][k] = c[k][0] = 1;
+  for (int x = 0; x < q; ++x) {
+    for (int y = 0; y < q; ++y) c[x + 1][y + 1] = chi[sub(x, y)];
+  }
+  std::vector<std::vector<int>> h(2 * n, std::vector<int>(2 * n, 0));
+  for (int r = 0; r < n; ++r) {
+    for (int s = 0; s < n; ++s) {
+      for (int i = 0; i < 2; ++i) {
+        for (int j = 0; j < 2; ++j) {
+          h[2 * r + i][2 * s + j] = c[r][s] != 0 ? c[r][s] * (i == 1 && j == 1 ? -1 : 1) : (i == 0 && j == 0 ? 1 : -1);
+        }
+      }
+    }
+  }
+  return h;
+}
+
+// The library's H20 and H28 (kernels/hadamard/hadamard_blocks.h) are Paley II over GF(9) and GF(13), built here.
+TEST(HadamardTest, H20AndH28AreThePaleyConstruction) {
+  for (const auto& [b, paley] : {std::make_pair(20, PaleyII(3, 2)), std::make_pair(28, PaleyII(13, 1))}) {
+    const at::Tensor h = HadamardMatrix(b, at::kDouble) * std::sqrt(static_cast<double>(b));
+    auto a = h.accessor<double, 2>();
+    for (int r = 0; r < b; ++r) {
+      for (int c = 0; c < b; ++c) EXPECT_NEAR(a[r][c], paley[r][c], 1e-12) << "b=" << b << " " << r << "," << c;
+    }
+  }
+}
+
 TEST(HadamardTest, KroneckerIndexOrderIsBlockMajor) {
   // d = 12·M: element (c·M + j, c'·M + j') = H12[c][c']·S[j][j'] / √d, for the whole matrix.
   for (int64_t m : {1, 2, 4, 16, 32}) {
