@@ -29,6 +29,7 @@
 #include "kernels/rms_norm/rms_norm.h"
 #include "kernels/selective_scan/quant_scan.h"
 #include "kernels/w8a8_epilogue/w8a8_epilogue.h"
+#include "tests/kernels/hadamard_case.h"
 #include "tests/support/random_values.h"
 
 namespace layerscope {
@@ -135,7 +136,7 @@ int Run(int repeats) {
   const double libtorch_ms = MedianDeviceMs(2, repeats, 10, [&](int) {
     const at::Tensor rotated = ApplyHadamard(y_tensor);
     int64_t wrapped = 0;
-    QuantizeInt8Wrapping(rotated, kHadScale, Rounding::kHalfAwayFromZero, &wrapped);
+    QuantizeInt8WrappingReference(rotated, kHadScale, Rounding::kHalfAwayFromZero, &wrapped);
     QuantizeInt8(rotated, kHadScale, Rounding::kHalfAwayFromZero);
   });
   rows.push_back({"Hadamard+int8, LibTorch path", libtorch_ms, 5.0 * ble});

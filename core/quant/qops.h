@@ -53,8 +53,8 @@ at::Tensor QRmsNormInt8(const at::Tensor& s, double eps, double s_out);
 // Step 6 (§2.3): y [..., d] (fp32, or fp16/bf16 taken exactly as fp32) rotated by Ĥ_d along the last dimension
 // (core/quant/hadamard.h) and quantized to int8 RHAZ(Ĥy / fp32(s_oin)), saturating or wrapping modulo 256 as
 // `overflow` says; in one pass (kernels/hadamard/: CPU reference and CUDA kernel, bit-identical), with the fp32
-// operation order of ApplyHadamard then QuantizeInt8 (saturating) or QuantizeInt8Wrapping (wrapping), whose codes
-// it reproduces bit for bit (NaN: code 0). overflows, when not null, receives the count of values whose rounded
+// operation order of ApplyHadamard then QuantizeInt8 (saturating) or the published kernel's wrapping conversion, whose
+// codes it reproduces bit for bit (NaN: code 0). overflows, when not null, receives the count of values whose rounded
 // quotient lies outside [-128, 127], added on y's device without a host synchronization: an undefined tensor is
 // made an int64 0-dim zero there first; a defined one must be int64 0-dim on y's device.
 at::Tensor HadamardQuantInt8(const at::Tensor& y, double s_oin, Int8Overflow overflow, at::Tensor* overflows);

@@ -52,17 +52,6 @@ at::Tensor QuantizeInt8(const at::Tensor& x, double scale, Rounding r) {
   return DivideAndRound(x, scale, r).clamp(-128, 127).to(at::kChar);
 }
 
-at::Tensor QuantizeInt8Wrapping(const at::Tensor& x, double scale, Rounding r, int64_t* wrapped) {
-  CheckFloating(x, "QuantizeInt8Wrapping", "x");
-  CheckScale(scale, "QuantizeInt8Wrapping");
-  const at::Tensor v = DivideAndRound(x, scale, r);
-  if (wrapped != nullptr) *wrapped = (v.lt(-128) | v.gt(127)).sum().item<int64_t>();
-  // float -> int32 saturates on a GPU (cvt.rzi.s32.f32); 2147483520 is the largest fp32 below 2^31.
-  const at::Tensor i32 = v.clamp(-2147483648.0, 2147483520.0).to(at::kInt);
-  // The low byte, read as two's complement: ((i & 255) ^ 128) − 128 maps 128 -> -128, 255 -> -1, 256 -> 0.
-  return at::bitwise_xor(at::bitwise_and(i32, 255), 128).sub(128).to(at::kChar);
-}
-
 at::Tensor Dequantize(const at::Tensor& q, double scale) {
   if (!q.defined()) throw Error(ErrorKind::kInvalidArgument, "Dequantize: q is undefined");
   CheckScale(scale, "Dequantize");

@@ -27,12 +27,6 @@ at::Tensor RoundTo(const at::Tensor& x, Rounding r);
 // fp32(x) / fp32(scale), never a multiplication by a reciprocal (which would move ties). scale > 0.
 at::Tensor QuantizeInt8(const at::Tensor& x, double scale, Rounding r);
 
-// As QuantizeInt8 but without the clamp, reproducing the published Hadamard-quantization kernel (§2.3 step 6):
-// the rounded value is converted to int32 (saturating, as a GPU's float-to-int conversion does) and its low byte
-// kept, so values beyond [-128, 127] wrap modulo 256. *wrapped (when not null) receives how many elements fell
-// outside [-128, 127], i.e. differ from QuantizeInt8's result.
-at::Tensor QuantizeInt8Wrapping(const at::Tensor& x, double scale, Rounding r, int64_t* wrapped);
-
 // fp32(q) * fp32(scale) as fp32, for int8 (or any integer/floating) q.
 at::Tensor Dequantize(const at::Tensor& q, double scale);
 

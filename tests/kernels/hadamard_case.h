@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/quant/rounding.h"
 #include "tests/support/random_values.h"
 
 namespace layerscope {
@@ -23,6 +24,20 @@ inline at::Tensor HadamardRows(int64_t rows, int64_t d, unsigned seed, bool spik
     if (spikes && r % 5 == 0) v[r * d + (r * 7) % d] = r % 2 == 0 ? 1e9f : -1e9f;
   }
   return at::from_blob(v.data(), {rows, d}, at::kFloat).clone();
+}
+
+// The LibTorch path the fused op replaced, for its wrapping behaviour (MODES.md §2.3 step 6, the published
+// kernel): q = round_r(fp32(x) / fp32(scale)) without the clamp, converted to int32 as a GPU's conversion does
+// (saturating) and its low byte kept, so values beyond [-128, 127] wrap modulo 256. *wrapped (when not null)
+// receives how many fell outside [-128, 127].
+inline at::Tensor QuantizeInt8WrappingReference(const at::Tensor& x, double scale, Rounding r, int64_t* wrapped) {
+  const at::Tensor xf = x.to(at::kFloat);
+  const at::Tensor v = RoundTo(xf / at::full({}, static_cast<float>(scale), xf.options()), r);
+  if (wrapped != nullptr) *wrapped = (v.lt(-128) | v.gt(127)).sum().item<int64_t>();
+  // 2147483520 is the largest fp32 below 2^31.
+  const at::Tensor i32 = v.clamp(-2147483648.0, 2147483520.0).to(at::kInt);
+  // The low byte, read as two's complement: ((i & 255) ^ 128) − 128 maps 128 -> -128, 255 -> -1, 256 -> 0.
+  return at::bitwise_xor(at::bitwise_and(i32, 255), 128).sub(128).to(at::kChar);
 }
 
 }  // namespace layerscope

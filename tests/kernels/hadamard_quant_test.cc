@@ -1,10 +1,11 @@
 // The fused Hadamard + int8 quantization (HadamardQuantInt8, kernels/hadamard/) on the CPU: bit for bit the
-// unfused LibTorch path it replaces (ApplyHadamard then QuantizeInt8 / QuantizeInt8Wrapping) at every base block
-// family and odd row counts; against an fp64 dense-matrix reference up to a stated bound; its overflow counts; and
-// a hand-worked example with ties, NaN and infinity.
+// unfused LibTorch path it replaces (ApplyHadamard then QuantizeInt8 / QuantizeInt8WrappingReference) at every base
+// block family and odd row counts; against an fp64 dense-matrix reference up to a stated bound; its overflow counts;
+// and a hand-worked example with ties, NaN and infinity.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -34,13 +35,39 @@ int64_t Fused(const at::Tensor& y, Int8Overflow overflow, at::Tensor* codes) {
   return count.item<int64_t>();
 }
 
+// The unfused path's wrapping (the reference of the fused op) against int64 arithmetic by hand.
+TEST(HadamardQuantTest, TheUnfusedReferenceWrapsTheLowByteAndCounts) {
+  std::vector<float> x = {127.5f, 128.0f, 200.0f, -129.0f, -200.0f, 255.6f, 300.0f,
+                          1e10f,  -1e10f, 5.0f,   -5.0f,   127.4f,  -128.4f};
+  const at::Tensor t = at::from_blob(x.data(), {static_cast<int64_t>(x.size())}, at::kFloat).clone();
+  int64_t wrapped = -1;
+  const at::Tensor got = QuantizeInt8WrappingReference(t, 1.0, kRhaz, &wrapped);
+  int64_t want_wrapped = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    // int32 saturation, then two's complement low byte, in int64 arithmetic.
+    int64_t r = static_cast<int64_t>(std::round(static_cast<double>(x[i])));
+    r = std::min<int64_t>(std::max<int64_t>(r, std::numeric_limits<int32_t>::min()), 2147483520);
+    int64_t low = ((r % 256) + 256) % 256;
+    if (low >= 128) low -= 256;
+    EXPECT_EQ(got[static_cast<int64_t>(i)].item<int8_t>(), low) << "x=" << x[i];
+    want_wrapped += (r < -128 || r > 127) ? 1 : 0;
+  }
+  EXPECT_EQ(wrapped, want_wrapped);
+  EXPECT_EQ(wrapped, 9);
+  EXPECT_EQ(got[0].item<int8_t>(), -128);  // 127.5 rounds away to 128: the sign flip of MODES.md §2.3 step 6
+  // In range (|x| ≤ 8, s = 0.1), wrapping and clamping agree; the count may be omitted.
+  const at::Tensor in_range = HadamardRows(3, 17, 3, /*spikes=*/false);
+  EXPECT_TRUE(at::equal(QuantizeInt8WrappingReference(in_range, 0.1, Rounding::kHalfToEven, nullptr),
+                        QuantizeInt8(in_range, 0.1, Rounding::kHalfToEven)));
+}
+
 TEST(HadamardQuantTest, BitIdenticalToTheUnfusedPath) {
   for (int64_t d : kSizes) {
     SCOPED_TRACE("d=" + std::to_string(d));
     const at::Tensor y = HadamardRows(OddRows(d), d, static_cast<unsigned>(d));
     const at::Tensor rotated = ApplyHadamard(y);
     int64_t wrapped = 0;
-    const at::Tensor want_wrap = QuantizeInt8Wrapping(rotated, kHadamardTestScale, kRhaz, &wrapped);
+    const at::Tensor want_wrap = QuantizeInt8WrappingReference(rotated, kHadamardTestScale, kRhaz, &wrapped);
     const at::Tensor want_saturate = QuantizeInt8(rotated, kHadamardTestScale, kRhaz);
     at::Tensor got;
     EXPECT_EQ(Fused(y, Int8Overflow::kSaturate, &got), wrapped);
@@ -59,7 +86,7 @@ TEST(HadamardQuantTest, HalfInputAndLeadingDimensionsMatchTheUnfusedPath) {
   at::Tensor got;
   Fused(y16, Int8Overflow::kWrap, &got);
   EXPECT_EQ(got.sizes(), y.sizes());
-  EXPECT_TRUE(at::equal(got, QuantizeInt8Wrapping(ApplyHadamard(y16), kHadamardTestScale, kRhaz, nullptr)));
+  EXPECT_TRUE(at::equal(got, QuantizeInt8WrappingReference(ApplyHadamard(y16), kHadamardTestScale, kRhaz, nullptr)));
   Fused(y, Int8Overflow::kSaturate, &got);
   EXPECT_TRUE(at::equal(got, QuantizeInt8(ApplyHadamard(y), kHadamardTestScale, kRhaz)));
 }

@@ -129,31 +129,6 @@ TEST(RoundingTest, QuantizeDividesInFp32) {
   }
 }
 
-TEST(RoundingTest, WrappingKeepsTheLowByteAndCounts) {
-  const std::vector<float> x = {127.5f, 128.0f, 200.0f, -129.0f, -200.0f, 255.6f, 300.0f,
-                                1e10f,  -1e10f, 5.0f,   -5.0f,   127.4f,  -128.4f};
-  const at::Tensor t = FromVector(x, {static_cast<int64_t>(x.size())});
-  int64_t wrapped = -1;
-  const std::vector<int8_t> got = ToVector<int8_t>(QuantizeInt8Wrapping(t, 1.0, Rounding::kHalfAwayFromZero, &wrapped));
-  int64_t want_wrapped = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    // int32 saturation, then two's complement low byte, in int64 arithmetic.
-    int64_t r = static_cast<int64_t>(std::round(static_cast<double>(x[i])));
-    r = std::min<int64_t>(std::max<int64_t>(r, std::numeric_limits<int32_t>::min()), 2147483520);
-    int64_t low = ((r % 256) + 256) % 256;
-    if (low >= 128) low -= 256;
-    EXPECT_EQ(got[i], low) << "x=" << x[i];
-    want_wrapped += (r < -128 || r > 127) ? 1 : 0;
-  }
-  EXPECT_EQ(wrapped, want_wrapped);
-  EXPECT_EQ(wrapped, 9);
-  EXPECT_EQ(got[0], -128);  // 127.5 rounds away to 128: the sign flip of MODES.md §2.3 step 6
-  // In range, wrapping and clamping agree; the count may be omitted.
-  const at::Tensor in_range = Uniform({3, 17}, -1.0f, 1.0f, 3);
-  EXPECT_TRUE(at::equal(QuantizeInt8Wrapping(in_range, 0.01, Rounding::kHalfToEven, nullptr),
-                        QuantizeInt8(in_range, 0.01, Rounding::kHalfToEven)));
-}
-
 TEST(RoundingTest, DequantizeIsOneFp32Multiply) {
   const at::Tensor q = RandomInt8({7, 13}, -128, 127, 5);
   const double s = 0.0377;
