@@ -4,9 +4,10 @@
 // three fp32/fp64 conversions (quarter rate): at the memory's rate that is over half of a Hopper GPU's fp64
 // throughput, so loads and arithmetic must overlap. A persistent grid of kBlocksPerSm blocks per multiprocessor;
 // each thread reads 16-byte vectors of both inputs, kUnroll of each in flight, and adds its pairs (index i,
-// i + stride, ...) in order into one PairSums. Threads then merge in registers (warp shuffles, then the warps'
-// results), and the last block to finish merges the blocks' results in index order. One kernel: at a mamba-130m
-// capture (7.9M pairs, ~15 us of loads) a second merge kernel and shared-memory merge trees cost as much again.
+// i + stride, ...) in order into one PairSums. Each block then combines its threads' moments (BlockCombine: two
+// passes of plain sums in fixed trees of warp shuffles), and the last block to finish combines the blocks'
+// results the same way. One kernel: at a mamba-130m capture (7.9M pairs, ~15 us of loads) a second kernel would
+// cost a launch.
 // The histogram pass is the same kernel counting each |d| in its bucket instead of writing it (CountAbsDiff): the
 // bulk in the block's shared-memory window, the rare rest with global atomics.
 #include <cuda_runtime.h>
@@ -33,40 +34,87 @@ void Check(cudaError_t err, const char* what) {
   if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
 }
 
-// `p` of the lane `offset` lanes above, moved 8 bytes at a time (every PairMoments field is 8 bytes).
-__device__ PairMoments ShuffleDown(const PairMoments& p, int offset) {
-  static_assert(sizeof(PairMoments) % sizeof(long long) == 0, "PairMoments moves in 8-byte words");
-  constexpr int kWords = sizeof(PairMoments) / sizeof(long long);
-  long long words[kWords];
-  std::memcpy(words, &p, sizeof p);
-#pragma unroll
-  for (int w = 0; w < kWords; ++w) words[w] = __shfl_down_sync(kFullMask, words[w], offset);
-  PairMoments other;
-  std::memcpy(&other, words, sizeof other);
-  return other;
-}
-
-// Lane 0 ends with the merge of the first `lanes` lanes' values (a power of two), by a fixed tree: lane l merges
-// l + lanes / 2, then l + lanes / 4, ... Lanes past `lanes` hold copies that nobody reads.
-__device__ PairMoments WarpMerge(PairMoments p, int lanes) {
-  for (int offset = lanes / 2; offset > 0; offset /= 2) p.Merge(ShuffleDown(p, offset));
-  return p;
-}
-
 constexpr int kWarps = kThreads / 32;
 
-// Thread 0 ends with the merge of the block's values: each warp in registers, then warp 0 merges the warps'
-// results in warp order. Every thread of the block must call it.
-__device__ PairMoments BlockMerge(const PairMoments& p) {
-  // Raw storage: __shared__ variables cannot have initializers.
-  __shared__ alignas(PairMoments) unsigned char storage[kWarps * sizeof(PairMoments)];
-  PairMoments* warps = reinterpret_cast<PairMoments*>(storage);
+// Every thread's kFields values combined over the block with `combine` (associative and commutative, such as + or
+// min) by a fixed tree: in each warp by shuffles (lane l takes lane l + 16, then l + 8, ...), then the warps'
+// results in warp order. Every thread of the block must call it; every thread gets the block's values.
+template <typename T, int kFields, typename Combine>
+__device__ void BlockAllReduce(T (&v)[kFields], Combine combine) {
+  __shared__ T warps[kWarps][kFields];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const PairMoments mine = WarpMerge(p, 32);
-  if (lane == 0) warps[warp] = mine;
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2) {
+#pragma unroll
+    for (int f = 0; f < kFields; ++f) v[f] = combine(v[f], __shfl_down_sync(kFullMask, v[f], offset));
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int f = 0; f < kFields; ++f) warps[warp][f] = v[f];
+  }
   __syncthreads();
+#pragma unroll
+  for (int f = 0; f < kFields; ++f) {
+    T all = warps[0][f];
+    for (int w = 1; w < kWarps; ++w) all = combine(all, warps[w][f]);
+    v[f] = all;
+  }
+  __syncthreads();  // the next call reuses warps[]
+}
+
+// The PairMoments of the union of every thread's `items` sets (item(j) for j < items; a thread may have none),
+// returned to every thread, in two passes of plain block-wide sums: first the counts, the raw sums, the extrema and
+// Σ n·mean of each side, which give the block's means; then Σ m2 + n·(mean_i − mean)² and the cross term
+// Σ c + n·(mean_r,i − mean_r)(mean_m,i − mean_m), the centred moments about those means. Every term of the second
+// sums is non-negative (but the cross term's), so nothing cancels. Only the three means divide: Chan's pairwise
+// update, used before, needs a division at each of a tree's 8 levels, all in one dependent chain (measured: two
+// such trees were most of a call's 14 us fixed cost on an H100).
+template <typename Item>
+__device__ PairMoments BlockCombine(int items, Item item) {
+  constexpr double kInf = __builtin_huge_val();
+  long long counts[3] = {0, 0, 0};                              // count, nonfinite_ref, nonfinite_mode
+  double sums[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};                 // n·mean_r, n·mean_m, n·mean_d, then the raw sums
+  double lows[7] = {kInf, kInf, kInf, kInf, kInf, kInf, kInf};  // min_r, min_m, min_d, −max_r, −max_m, −max_d, −max|d|
+  for (int j = 0; j < items; ++j) {
+    const PairMoments p = item(j);
+    counts[1] += p.nonfinite_ref, counts[2] += p.nonfinite_mode;
+    if (p.count == 0) continue;
+    const double n = static_cast<double>(p.count);
+    counts[0] += p.count;
+    const double add[9] = {n * p.mean_r, n * p.mean_m, n * p.mean_d, p.sum_r2, p.sum_m2,
+                           p.sum_d2,     p.sum_abs_r,  p.sum_abs_d,  p.sum_rm};
+    const double low[7] = {p.min_r, p.min_m, p.min_d, -p.max_r, -p.max_m, -p.max_d, -p.max_abs_d};
+#pragma unroll
+    for (int f = 0; f < 9; ++f) sums[f] += add[f];
+#pragma unroll
+    for (int f = 0; f < 7; ++f) lows[f] = fmin(lows[f], low[f]);
+  }
+  BlockAllReduce(counts, [](long long a, long long b) { return a + b; });
+  BlockAllReduce(sums, [](double a, double b) { return a + b; });
+  BlockAllReduce(lows, [](double a, double b) { return fmin(a, b); });
   PairMoments all{};
-  if (warp == 0) all = WarpMerge(lane < kWarps ? warps[lane] : PairMoments{}, kWarps);
+  all.nonfinite_ref = counts[1], all.nonfinite_mode = counts[2];
+  if (counts[0] == 0) return all;  // every thread returns here alike: no thread is left in a later reduction
+  all.count = counts[0];
+  const double total = static_cast<double>(counts[0]);
+  all.mean_r = sums[0] / total, all.mean_m = sums[1] / total, all.mean_d = sums[2] / total;
+  all.sum_r2 = sums[3], all.sum_m2 = sums[4], all.sum_d2 = sums[5];
+  all.sum_abs_r = sums[6], all.sum_abs_d = sums[7], all.sum_rm = sums[8];
+  all.min_r = lows[0], all.min_m = lows[1], all.min_d = lows[2];
+  all.max_r = -lows[3], all.max_m = -lows[4], all.max_d = -lows[5], all.max_abs_d = -lows[6];
+  double centred[4] = {0, 0, 0, 0};  // m2_r, m2_m, m2_d, c_rm
+  for (int j = 0; j < items; ++j) {
+    const PairMoments p = item(j);
+    if (p.count == 0) continue;
+    const double n = static_cast<double>(p.count);
+    const double dr = p.mean_r - all.mean_r, dm = p.mean_m - all.mean_m, dd = p.mean_d - all.mean_d;
+    centred[0] += p.m2_r + n * dr * dr;
+    centred[1] += p.m2_m + n * dm * dm;
+    centred[2] += p.m2_d + n * dd * dd;
+    centred[3] += p.c_rm + n * dr * dm;
+  }
+  BlockAllReduce(centred, [](double a, double b) { return a + b; });
+  all.m2_r = centred[0], all.m2_m = centred[1], all.m2_d = centred[2], all.c_rm = centred[3];
   return all;
 }
 
@@ -186,10 +234,11 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
       if (window[b] != 0) atomicAdd(histogram.global + histogram.window_first + b, window[b]);
     }
   }
-  const PairMoments block = BlockMerge(sums.Finish());
+  const PairMoments mine = sums.Finish();
+  const PairMoments block = BlockCombine(1, [&](int) { return mine; });
 
-  // The last block to finish merges every block's result: thread t merges results t, t + kThreads, ... in that
-  // order, then the block's fixed tree. Which block is last changes from run to run; the merge order does not.
+  // The last block to finish combines every block's result: thread t takes results t, t + kThreads, ..., then the
+  // block's fixed trees. Which block is last changes from run to run; the order of the sums does not.
   __shared__ bool last;
   if (threadIdx.x == 0) {
     partials[blockIdx.x] = block;
@@ -198,9 +247,9 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
   }
   __syncthreads();
   if (!last) return;
-  PairMoments p{};
-  for (unsigned b = threadIdx.x; b < gridDim.x; b += kThreads) p.Merge(LoadPartial(partials + b));
-  const PairMoments all = BlockMerge(p);
+  const int mine_count = threadIdx.x < gridDim.x ? (gridDim.x - 1 - threadIdx.x) / kThreads + 1 : 0;
+  const PairMoments all =
+      BlockCombine(mine_count, [&](int j) { return LoadPartial(partials + threadIdx.x + j * kThreads); });
   if (threadIdx.x == 0) *result = all;
 }
 

@@ -9,9 +9,9 @@
 //
 // Determinism: a CUDA reduction of the same inputs on the same device gives bit-identical PairMoments. Each
 // thread adds its pairs in index order, the grid size is a function of n and the multiprocessor count only, each
-// block merges its threads in a fixed tree, the last block to finish merges the per-block results in a fixed
-// order, and no floating-point atomics are used (the order statistics count with integer atomics, exact in any
-// order).
+// block combines its threads' moments in fixed trees, the last block to finish combines the per-block results in
+// fixed trees too, and no floating-point atomics are used (the order statistics and the histogram count with
+// integer atomics, exact in any order).
 #pragma once
 
 #include <cstddef>
