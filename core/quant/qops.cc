@@ -34,7 +34,9 @@ void Require(bool ok, const char* op, const char* arg, const std::string& expect
 }
 
 void RequireScale(double scale, const char* op, const char* arg) {
-  if (!(scale > 0) || !std::isfinite(static_cast<float>(scale))) {
+  // As fp32, the precision the kernels use: a positive double below fp32's smallest subnormal would become 0.
+  const float as_fp32 = static_cast<float>(scale);
+  if (!(as_fp32 > 0) || !std::isfinite(as_fp32)) {
     throw Error(ErrorKind::kInvalidArgument,
                 std::string(op) + ": " + arg + " must be a positive finite fp32 scale, got " + std::to_string(scale));
   }

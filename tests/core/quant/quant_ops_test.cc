@@ -558,6 +558,9 @@ TEST(QLinearTest, BadArgumentsAreNamed) {
   ExpectInvalidArgumentNaming([&] { W8A8LinearInt8(x, RandomInt8({4, 6}, -3, 3, 2), 1.0); }, "w_q");
   ExpectInvalidArgumentNaming([&] { W8A8LinearInt8(x.to(at::kFloat), RandomInt8({4, 5}, -3, 3, 2), 1.0); }, "x_q");
   ExpectInvalidArgumentNaming([&] { W8A8LinearFloat(x, RandomInt8({4, 5}, -3, 3, 2), 1.0, at::kInt); }, "out");
+  // Positive as a double but 0 as fp32, the precision the epilogue computes in: refused under its own name.
+  ExpectInvalidArgumentNaming([&] { W8A8LinearInt8(x, RandomInt8({4, 5}, -3, 3, 2), 1e-50); }, "alpha");
+  ExpectInvalidArgumentNaming([&] { W8A8LinearFloat(x, RandomInt8({4, 5}, -3, 3, 2), 1e-50, at::kHalf); }, "scale");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
