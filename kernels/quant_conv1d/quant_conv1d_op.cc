@@ -1,14 +1,7 @@
 #include "kernels/quant_conv1d/quant_conv1d_op.h"
 
-#include <ATen/Parallel.h>
-
+#include "kernels/common/run_rows.h"
 #include "kernels/quant_conv1d/quant_conv1d.h"
-
-#ifdef LAYERSCOPE_WITH_CUDA
-#include <c10/cuda/CUDAGuard.h>
-
-#include "kernels/common/cuda_stream.h"
-#endif
 
 namespace layerscope {
 
@@ -38,15 +31,7 @@ at::Tensor QuantConv1dSilu(const at::Tensor& x_q, const at::Tensor& w_q, const a
   } else {
     args.y_float = y.data_ptr<float>();
   }
-#ifdef LAYERSCOPE_WITH_CUDA
-  if (x.is_cuda()) {
-    const c10::cuda::CUDAGuard guard(x.device());
-    QuantConv1dSiluCuda(args, CurrentCudaStream(x));
-    return y;
-  }
-#endif
-  at::parallel_for(0, args.batch * args.seqlen, 1,
-                   [&](int64_t begin, int64_t end) { QuantConv1dSiluCpu(args, begin, end); });
+  RunRows(x, args, args.batch * args.seqlen, QuantConv1dSiluCpu, LAYERSCOPE_CUDA_LAUNCHER(QuantConv1dSiluCuda));
   return y;
 }
 

@@ -1,14 +1,7 @@
 #include "kernels/rms_norm/rms_norm_op.h"
 
-#include <ATen/Parallel.h>
-
+#include "kernels/common/run_rows.h"
 #include "kernels/rms_norm/rms_norm.h"
-
-#ifdef LAYERSCOPE_WITH_CUDA
-#include <c10/cuda/CUDAGuard.h>
-
-#include "kernels/common/cuda_stream.h"
-#endif
 
 namespace layerscope {
 
@@ -32,14 +25,7 @@ at::Tensor QuantRmsNorm(const at::Tensor& s, float eps, float s_out, at::ScalarT
   } else {
     args.y_float = y.data_ptr<float>();
   }
-#ifdef LAYERSCOPE_WITH_CUDA
-  if (x.is_cuda()) {
-    const c10::cuda::CUDAGuard guard(x.device());
-    QuantRmsNormCuda(args, CurrentCudaStream(x));
-    return y;
-  }
-#endif
-  at::parallel_for(0, args.rows, 1, [&](int64_t begin, int64_t end) { QuantRmsNormCpu(args, begin, end); });
+  RunRows(x, args, args.rows, QuantRmsNormCpu, LAYERSCOPE_CUDA_LAUNCHER(QuantRmsNormCuda));
   return y;
 }
 

@@ -1,19 +1,12 @@
 #include "kernels/w8a8_epilogue/w8a8_epilogue_op.h"
 
-#include <ATen/Parallel.h>
-
 #include <cmath>
 #include <sstream>
 #include <string>
 
 #include "core/util/error.h"
+#include "kernels/common/run_rows.h"
 #include "kernels/w8a8_epilogue/w8a8_epilogue.h"
-
-#ifdef LAYERSCOPE_WITH_CUDA
-#include <c10/cuda/CUDAGuard.h>
-
-#include "kernels/common/cuda_stream.h"
-#endif
 
 namespace layerscope {
 namespace {
@@ -64,14 +57,7 @@ at::Tensor W8A8Epilogue(const at::Tensor& acc, float scale, at::ScalarType out) 
   } else {
     args.y_float = y.data_ptr<float>();
   }
-#ifdef LAYERSCOPE_WITH_CUDA
-  if (a.is_cuda()) {
-    const c10::cuda::CUDAGuard guard(a.device());
-    W8A8EpilogueCuda(args, CurrentCudaStream(a));
-    return y;
-  }
-#endif
-  at::parallel_for(0, args.rows, 1, [&](int64_t begin, int64_t end) { W8A8EpilogueCpu(args, begin, end); });
+  RunRows(a, args, args.rows, W8A8EpilogueCpu, LAYERSCOPE_CUDA_LAUNCHER(W8A8EpilogueCuda));
   return y;
 }
 
