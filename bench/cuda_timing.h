@@ -4,6 +4,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -92,6 +95,38 @@ inline double GraphMedianDeviceMs(int repeats, int batch, const std::function<vo
   cudaStreamDestroy(stream);
   std::nth_element(ms.begin(), ms.begin() + repeats / 2, ms.end());
   return ms[repeats / 2];
+}
+
+// The current device's properties, after printing the ones the benchmarks' figures depend on.
+inline cudaDeviceProp PrintDevice() {
+  int device = 0;
+  cudaDeviceProp prop;
+  CheckCuda(cudaGetDevice(&device), "device");
+  CheckCuda(cudaGetDeviceProperties(&prop, device), "properties");
+  std::printf("device: %s, %d SMs, L2 %d MiB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+  return prop;
+}
+
+// The ceiling the kernels are measured against: the device-to-device copy bandwidth of a 1 GiB cudaMemcpy on the
+// legacy default stream, in GB/s of bytes read plus bytes written.
+inline double CopyCeilingGbs(int repeats) {
+  const size_t bytes = size_t{1} << 30;
+  DeviceArray<char> src(bytes), dst(bytes);
+  CheckCuda(cudaMemset(src.get(), 0x5a, bytes), "memset");
+  const double ms = MedianDeviceMs(3, repeats, 1, [&](int) {
+    CheckCuda(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice), "copy");
+  });
+  return 2.0 * bytes / (ms * 1e6);
+}
+
+// A benchmark's main: `NAME [repeats]` runs run(repeats); an error is reported under the benchmark's name.
+inline int BenchMain(int argc, char** argv, const char* name, int default_repeats, int (*run)(int)) {
+  try {
+    return run(argc > 1 ? std::atoi(argv[1]) : default_repeats);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 1;
+  }
 }
 
 }  // namespace layerscope

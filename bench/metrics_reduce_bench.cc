@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -50,22 +49,9 @@ struct Row {
 };
 
 int Run(int repeats) {
-  int device = 0;
-  cudaDeviceProp prop;
-  CheckCuda(cudaGetDevice(&device), "device");
-  CheckCuda(cudaGetDeviceProperties(&prop, device), "properties");
-  std::printf("device: %s, %d SMs, L2 %d MiB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+  const cudaDeviceProp prop = PrintDevice();
 
-  // The ceiling: a 1 GiB device-to-device copy; bytes read plus bytes written.
-  const size_t copy_bytes = size_t{1} << 30;
-  void* src = DeviceAlloc(copy_bytes);
-  void* dst = DeviceAlloc(copy_bytes);
-  CheckCuda(cudaMemset(src, 0x5a, copy_bytes), "memset");
-  const double copy_ms = MedianDeviceMs(
-      3, repeats, 1, [&](int) { CheckCuda(cudaMemcpyAsync(dst, src, copy_bytes, cudaMemcpyDeviceToDevice), "copy"); });
-  const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e6);
-  cudaFree(src);
-  cudaFree(dst);
+  const double copy_gbs = CopyCeilingGbs(repeats);
 
   std::vector<Row> rows;
   void* workspace = DeviceAlloc(std::max(ReducePairsCudaWorkspaceBytes(), AbsDiffOrderStatisticsCudaWorkspaceBytes()));
@@ -176,7 +162,7 @@ int Run(int repeats) {
     for (int s = 0; s < sets; ++s) cudaFree(ref_d[s]), cudaFree(mode_d[s]), cudaFree(abs_d[s]);
   }
 
-  std::printf("\ncopy D2D 1 GiB: %.3f ms, %.0f GB/s (read + write)\n\n", copy_ms, copy_gbs);
+  std::printf("\ncopy D2D 1 GiB: %.0f GB/s (read + write)\n\n", copy_gbs);
   std::printf("| %-26s | %10s | %10s | %10s | %8s |\n", "what", "pairs", "time us", "GB/s", "of copy");
   std::printf("| %-26s | %10s | %10s | %10s | %8s |\n", "---", "---", "---", "---", "---");
   for (const Row& r : rows) {
@@ -194,10 +180,5 @@ int Run(int repeats) {
 }  // namespace layerscope
 
 int main(int argc, char** argv) {
-  try {
-    return layerscope::Run(argc > 1 ? std::atoi(argv[1]) : 50);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "metrics_reduce_bench: %s\n", e.what());
-    return 1;
-  }
+  return layerscope::BenchMain(argc, argv, "metrics_reduce_bench", 50, layerscope::Run);
 }

@@ -2,8 +2,9 @@
 // kernels/rms_norm/, kernels/hadamard/, kernels/w8a8_epilogue/) at the mamba-130m shape of a compare-all batch (B = 10,
 // L = 512, E = 1536, N = 16, K = 4, d_model 768), against the device-to-device copy bandwidth measured in the same run.
 // Achieved bandwidth counts the bytes each kernel must move at least (every input read once, every output written
-// once). Times are medians of CUDA-event-timed batches of calls after warm-up, over random non-zero data. The fused
-// Hadamard + int8 quantization is also compared with the LibTorch path it replaced (ApplyHadamard, then the
+// once). Times are medians of CUDA-event-timed batches of calls after warm-up, over random non-zero data. The scans
+// run with dt_raw and with dt's int8 codes through their tables (the tables' build included, and also alone). The
+// fused Hadamard + int8 quantization is also compared with the LibTorch path it replaced (ApplyHadamard, then the
 // wrapping quantization with its counting sync and the saturating one), timed the same way.
 //   quant_kernels_bench [repeats]
 #include <ATen/ATen.h>
@@ -12,8 +13,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <exception>
 #include <functional>
 #include <random>
 #include <string>
@@ -43,23 +42,12 @@ struct Row {
 };
 
 int Run(int repeats) {
-  cudaDeviceProp prop;
-  int device = 0;
-  CheckCuda(cudaGetDevice(&device), "device");
-  CheckCuda(cudaGetDeviceProperties(&prop, device), "properties");
-  std::printf("device: %s, %d SMs, L2 %d MiB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+  PrintDevice();
   std::printf("shape: B=%lld L=%lld E=%lld N=%lld K=%lld d_model=%lld\n", static_cast<long long>(kBatch),
               static_cast<long long>(kLen), static_cast<long long>(kChannels), static_cast<long long>(kState),
               static_cast<long long>(kWidth), static_cast<long long>(kModel));
 
-  // The ceiling: a 1 GiB device-to-device copy; bytes read plus bytes written.
-  const size_t copy_bytes = size_t{1} << 30;
-  DeviceArray<char> src(copy_bytes), dst(copy_bytes);
-  CheckCuda(cudaMemset(src.get(), 0x5a, copy_bytes), "memset");
-  const double copy_ms = MedianDeviceMs(3, repeats, 1, [&](int) {
-    CheckCuda(cudaMemcpyAsync(dst.get(), src.get(), copy_bytes, cudaMemcpyDeviceToDevice), "copy");
-  });
-  const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e6);
+  const double copy_gbs = CopyCeilingGbs(repeats);
 
   const size_t ble = kBatch * kLen * kChannels, bln = kBatch * kLen * kState;
   std::vector<float> dt_raw = NonZeroUniform(ble, -4.0f, 1.5f, 2),
@@ -83,6 +71,39 @@ int Run(int repeats) {
     rows.push_back(
         {name, MedianDeviceMs(2, repeats, 5, [&, launch = launch](int) { launch(scan, nullptr); }), scan_bytes});
   }
+  // dt as int8 codes through the tables (quant_scan.h), as the op runs it at this shape: the tables' build, then the
+  // scan looking Δ and the decays up. dt is read as 1 byte instead of 4; the tables (E·256·(N + 1) floats, a
+  // workspace) count only for the build alone, as written once.
+  DeviceArray<int8_t> dt_q(NonZeroInt8(ble, 9));
+  DeviceArray<float> tables(kChannels * kQuantScanCodes * (kState + 1));
+  QuantScanArgs tabled = scan;
+  tabled.dt_raw = nullptr, tabled.dt_q = dt_q.get(), tabled.dt_scale = 0.03f;
+  tabled.delta_table = tables.get(), tabled.decay_table = tables.get() + kChannels * kQuantScanCodes;
+  const double tabled_bytes = scan_bytes - 3.0 * ble, table_bytes = 4.0 * kChannels * kQuantScanCodes * (kState + 1);
+  using Launch = void (*)(const QuantScanArgs&, void*);
+  struct TabledVariant {
+    const char* name;
+    Launch build, scan;
+  };
+  const std::vector<TabledVariant> tabled_variants = {
+      {"scan kernel, tables", QuantScanKernelTablesCuda, QuantScanKernelCuda},
+      {"scan framework, tables", QuantScanFrameworkTablesCuda, QuantScanFrameworkCuda},
+      {"scan reference, tables", QuantScanFrameworkTablesCuda, QuantScanReferenceCuda}};
+  for (const TabledVariant& v : tabled_variants) {
+    rows.push_back({v.name,
+                    MedianDeviceMs(2, repeats, 5,
+                                   [&](int) {
+                                     v.build(tabled, nullptr);
+                                     v.scan(tabled, nullptr);
+                                   }),
+                    tabled_bytes});
+  }
+  rows.push_back({"kernel tables alone",
+                  MedianDeviceMs(2, repeats, 5, [&](int) { QuantScanKernelTablesCuda(tabled, nullptr); }),
+                  table_bytes});
+  rows.push_back({"framework tables alone",
+                  MedianDeviceMs(2, repeats, 5, [&](int) { QuantScanFrameworkTablesCuda(tabled, nullptr); }),
+                  table_bytes});
 
   const std::vector<int8_t> x_q = NonZeroInt8(ble, 11);
   DeviceArray<int8_t> x(x_q), w(NonZeroInt8(kChannels * kWidth, 12)), bias(NonZeroInt8(kChannels, 13)), y_q(ble);
@@ -158,7 +179,7 @@ int Run(int repeats) {
   rows.push_back({"W8A8 epilogue, fp16 out",
                   MedianDeviceMs(2, repeats, 10, [&](int) { W8A8EpilogueCuda(epilogue, nullptr); }), 6.0 * acc_n});
 
-  std::printf("\ncopy D2D 1 GiB: %.3f ms, %.0f GB/s (read + write)\n\n", copy_ms, copy_gbs);
+  std::printf("\ncopy D2D 1 GiB: %.0f GB/s (read + write)\n\n", copy_gbs);
   std::printf("| %-28s | %10s | %10s | %8s |\n", "kernel", "time us", "GB/s", "of copy");
   std::printf("| %-28s | %10s | %10s | %8s |\n", "---", "---", "---", "---");
   for (const Row& r : rows) {
@@ -166,8 +187,9 @@ int Run(int repeats) {
     std::printf("| %-28s | %10.1f | %10.0f | %7.1f%% |\n", r.what.c_str(), r.ms * 1e3, gbs, 100 * gbs / copy_gbs);
   }
   std::printf(
-      "\nbytes: scan 16/element of [B, L, E] (u, dt_raw, z read, y written) + 8/element of [B, L, N] "
-      "(B, C); conv 1 read + 1 (int8) or 4 (fp32) written; RMSNorm 4 read + 1 or 4 written; Hadamard+int8 4 "
+      "\nbytes: scan 16/element of [B, L, E] (u, dt_raw, z read, y written; 13 with dt's codes) + 8/element of "
+      "[B, L, N] (B, C); the tables' build alone writes 4·E·256·(N + 1); conv 1 read + 1 (int8) or 4 (fp32) written; "
+      "RMSNorm 4 read + 1 or 4 written; Hadamard+int8 4 "
       "(fp32) or 2 (fp16) read + 1 written, per element of [B, L, E]; W8A8 epilogue 4 read + 1 (int8) or 2 (fp16) "
       "written per element of in_proj's accumulator [B·L, 2E].\n");
   std::printf("Hadamard+int8: the fused kernel is %.1fx faster than the LibTorch path it replaced.\n",
@@ -179,10 +201,5 @@ int Run(int repeats) {
 }  // namespace layerscope
 
 int main(int argc, char** argv) {
-  try {
-    return layerscope::Run(argc > 1 ? std::atoi(argv[1]) : 20);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "quant_kernels_bench: %s\n", e.what());
-    return 1;
-  }
+  return layerscope::BenchMain(argc, argv, "quant_kernels_bench", 20, layerscope::Run);
 }

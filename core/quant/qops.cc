@@ -6,13 +6,16 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/quant/hadamard.h"
+#include "core/quant/rounding.h"
 #include "core/util/error.h"
 #include "kernels/hadamard/hadamard_quant_op.h"
 #include "kernels/quant_conv1d/quant_conv1d_op.h"
 #include "kernels/rms_norm/rms_norm_op.h"
+#include "kernels/selective_scan/quant_scan.h"
 #include "kernels/selective_scan/quant_scan_op.h"
 #include "kernels/w8a8_epilogue/w8a8_epilogue_op.h"
 
@@ -184,9 +187,17 @@ at::Tensor SsmScan(const SsmInputs& in, SsmArithmetic arithmetic, at::Tensor* la
   auto is_f32 = [](const at::Tensor& t) { return t.defined() && t.scalar_type() == at::kFloat; };
   Require(is_f32(in.u) && in.u.dim() == 3, op, "u", "fp32 [B, L, E]", in.u);
   const int64_t batch = in.u.size(0), len = in.u.size(1), e = in.u.size(2);
-  const std::string ble =
-      "fp32 [" + std::to_string(batch) + ", " + std::to_string(len) + ", " + std::to_string(e) + "]";
-  Require(is_f32(in.dt_raw) && in.dt_raw.sizes() == in.u.sizes(), op, "dt_raw", ble, in.dt_raw);
+  const std::string dims = "[" + std::to_string(batch) + ", " + std::to_string(len) + ", " + std::to_string(e) + "]";
+  const std::string ble = "fp32 " + dims;
+  const bool codes = in.dt_q.defined();
+  if (codes) {
+    Require(IsInt8(in.dt_q) && in.dt_q.sizes() == in.u.sizes(), op, "dt_q", "int8 " + dims, in.dt_q);
+    Require(!in.dt_raw.defined(), op, "dt_raw", "undefined when dt_q is given (the scan dequantizes dt_q itself)",
+            in.dt_raw);
+    RequireScale(in.dt_scale, op, "dt_scale");
+  } else {
+    Require(is_f32(in.dt_raw) && in.dt_raw.sizes() == in.u.sizes(), op, "dt_raw", ble, in.dt_raw);
+  }
   Require(is_f32(in.z) && in.z.sizes() == in.u.sizes(), op, "z", ble, in.z);
   Require(is_f32(in.A) && in.A.dim() == 2 && in.A.size(0) == e, op, "A", "fp32 [" + std::to_string(e) + ", N]", in.A);
   const int64_t n = in.A.size(1);
@@ -198,11 +209,28 @@ at::Tensor SsmScan(const SsmInputs& in, SsmArithmetic arithmetic, at::Tensor* la
   const std::string vec_e = "fp32 [" + std::to_string(e) + "]";
   Require(is_f32(in.dt_bias) && in.dt_bias.dim() == 1 && in.dt_bias.size(0) == e, op, "dt_bias", vec_e, in.dt_bias);
   Require(is_f32(in.D) && in.D.dim() == 1 && in.D.size(0) == e, op, "D", vec_e, in.D);
-  for (const at::Tensor* t : {&in.dt_raw, &in.z, &in.A, &in.Bm, &in.Cm, &in.dt_bias, &in.D}) {
-    Require(t->device() == in.u.device(), op, "every input", "on u's device", *t);
+  const std::vector<std::pair<const char*, const at::Tensor*>> on_u_device = {
+      {codes ? "dt_q" : "dt_raw", codes ? &in.dt_q : &in.dt_raw},
+      {"z", &in.z},
+      {"A", &in.A},
+      {"Bm", &in.Bm},
+      {"Cm", &in.Cm},
+      {"dt_bias", &in.dt_bias},
+      {"D", &in.D}};
+  for (const auto& [arg, t] : on_u_device) {
+    if (t->device() != in.u.device()) {
+      throw Error(ErrorKind::kInvalidArgument, std::string(op) + ": " + arg + " must be on u's device (" +
+                                                   in.u.device().str() + "), got " + t->device().str());
+    }
   }
 
-  return QuantScan(arithmetic, in.u, in.dt_raw, in.dt_bias, in.A, in.Bm, in.Cm, in.D, in.z, last_state);
+  if (codes && !QuantScanTablesPay(batch, len)) {
+    // Too few steps per channel for the tables (quant_scan.h): the codes' values, computed per element.
+    return QuantScan(arithmetic, in.u, Dequantize(in.dt_q, in.dt_scale), at::Tensor(), 0.0f, in.dt_bias, in.A, in.Bm,
+                     in.Cm, in.D, in.z, last_state);
+  }
+  return QuantScan(arithmetic, in.u, in.dt_raw, in.dt_q, static_cast<float>(in.dt_scale), in.dt_bias, in.A, in.Bm,
+                   in.Cm, in.D, in.z, last_state);
 }
 
 }  // namespace layerscope

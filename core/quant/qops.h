@@ -62,8 +62,14 @@ at::Tensor HadamardQuantInt8(const at::Tensor& y, double s_oin, Int8Overflow ove
 // The scan's inputs, already dequantized to fp32 (§2.3 step 5), on one device:
 // u, dt_raw (dt_proj's output before the bias and softplus), z: [B, L, E]; Bm, Cm: [B, L, N];
 // dt_bias, D: [E]; A: [E, N] (= −exp(A_log)).
+// dt may come as its int8 codes instead: dt_q [B, L, E] with scale dt_scale, and dt_raw left undefined. The scan
+// then takes dt_raw = Dequantize(dt_q, dt_scale) = fp32(code)·fp32(dt_scale) itself (so it cannot be handed a
+// dt_raw that is not its codes' value), and where that pays evaluates Δ and the decays once per channel and code
+// instead of once per element: the same bits, fewer exps.
 struct SsmInputs {
   at::Tensor u, dt_raw, dt_bias, A, Bm, Cm, D, z;
+  at::Tensor dt_q;
+  double dt_scale = 0;
 };
 
 // The selective scan y [B, L, E] in one of the arithmetic variants of §3 (recurrence of §1 step 6, state zero at
@@ -76,8 +82,10 @@ struct SsmInputs {
 //   kReference: as kFramework but exp(Δ·A) and Δ·B·u precomputed for all t first (with Δ·B·u associated as
 //               (Δ·B)·u, the order of mamba's reference einsum, where kFramework uses (Δ·u)·B).
 // last_state, when not null, receives the state after the last step, fp32 [B, E, N] (the calibration's
-// ssm_state_act observation). CUDA tensors run the CUDA kernels of kernels/selective_scan/quant_scan.cu (d_state
-// ≤ 64; larger ones fall back to the CPU reference), bit-identical to the CPU references.
+// ssm_state_act observation). dt's codes (SsmInputs) go through the tables from B·L ≥ kQuantScanTableMinSteps
+// (kernels/selective_scan/quant_scan.h), and are dequantized per element below: the same bits. CUDA tensors run the
+// CUDA kernels of kernels/selective_scan/quant_scan.cu (d_state ≤ 64; larger ones fall back to the CPU reference),
+// bit-identical to the CPU references.
 at::Tensor SsmScan(const SsmInputs& in, SsmArithmetic arithmetic, at::Tensor* last_state = nullptr);
 
 }  // namespace layerscope

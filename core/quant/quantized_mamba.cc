@@ -116,13 +116,15 @@ at::Tensor SsmU(const QuantizedLayer& l, const ModeSpec& mode, const ConvResult&
   return conv.u_q.defined() ? Dequantize(conv.u_q, l.u_scale) : conv.value;
 }
 
-// The scan's inputs dequantized (step 5).
+// The scan's inputs dequantized (step 5); dt as its codes, which the scan dequantizes itself (Dequantize's values)
+// and, where that pays, takes through per-channel tables of its 256 codes.
 SsmInputs ScanInputs(const QuantizedLayer& l, const at::Tensor& u, const at::Tensor& dt_q, const at::Tensor& x_dbl_q,
                      const at::Tensor& z_q) {
   const int64_t N = l.A_log.size(1), R = l.dt_proj.weight.size(1);
   SsmInputs in;
   in.u = u;
-  in.dt_raw = Dequantize(dt_q, l.dt_scale);
+  in.dt_q = dt_q;
+  in.dt_scale = l.dt_scale;
   in.dt_bias = Dequantize(l.dt_bias, l.dt_bias_scale);
   in.A = -at::exp(Dequantize(l.A_log, l.A_scale));
   in.Bm = Dequantize(x_dbl_q.narrow(-1, R, N).contiguous(), l.B_scale);
@@ -328,7 +330,7 @@ void QuantizedMamba::Forward(const at::Tensor& ids, const ModeSpec& mode, Captur
     // 5. The scan on dequantized inputs; its output is fp16 in every variant (MODES.md §2.3 step 5, §3).
     const SsmInputs in = ScanInputs(l, u, dt_q, x_dbl_q, in_proj.z_q);
     if (sink.Wants(i, CapturePoint::kDt))
-      sink.Put(i, CapturePoint::kDt, DtValue(in.dt_raw, in.dt_bias), fp32_described);
+      sink.Put(i, CapturePoint::kDt, DtValue(Dequantize(dt_q, l.dt_scale), in.dt_bias), fp32_described);
     const at::Tensor y = SsmScan(in, mode.ssm).to(at::kHalf);
     sink.Put(i, CapturePoint::kSsmOutput, y, fp16_described);
 

@@ -12,6 +12,9 @@
 // framework / reference: a half-warp per (batch, channel) row, a lane per state (QuantScanSequential).
 // kernel: the documented chunk tree, a thread per tree thread, on only as many warps per row as the row's steps
 // occupy (QuantScanChunked).
+// With dt's codes (kTabled) the scans read Δ and the decays from the tables (quant_scan.h) that BuildTables fills
+// first, a block per channel: ~1 correctly rounded exp per (b, t, e) is left (the gate's), and the table loads hit
+// the caches (a channel's decays are 256·N floats).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -38,6 +41,43 @@ void CheckState(const QuantScanArgs& a) {
 
 bool IsEmpty(const QuantScanArgs& a) { return a.batch == 0 || a.seqlen == 0 || a.channels == 0; }
 
+void CheckTables(const QuantScanArgs& a) {
+  if (a.dt_q != nullptr && (a.delta_table == nullptr || a.decay_table == nullptr)) {
+    throw std::invalid_argument("quantized scan: dt_q given without its tables");
+  }
+}
+
+// Tables: a block per channel, a thread per code. Each thread computes its code's Δ; then the block computes the
+// channel's 256·N decays in their layout order, so that consecutive threads write consecutive floats.
+constexpr int kTableThreads = static_cast<int>(kQuantScanCodes);
+
+template <typename Tables>
+__global__ void __launch_bounds__(kTableThreads) BuildTables(QuantScanArgs a) {
+  __shared__ float deltas[kQuantScanCodes];
+  const int64_t e = blockIdx.x;
+  const int c = threadIdx.x;
+  deltas[c] = Tables::Delta(a, e, c);
+  a.delta_table[e * kQuantScanCodes + c] = deltas[c];
+  __syncthreads();
+  const int block = static_cast<int>(kQuantScanCodes * a.state);
+  for (int x = threadIdx.x; x < block; x += kTableThreads)
+    a.decay_table[e * block + x] = Tables::Decay(a, e, x, deltas);
+}
+
+template <typename Tables>
+void LaunchTables(const QuantScanArgs& a, void* stream) {
+  if (a.channels == 0) return;
+  if (a.delta_table == nullptr || a.decay_table == nullptr) {
+    throw std::invalid_argument("quantized scan tables: no table to fill");
+  }
+  if (a.channels > 0x7fffffff) throw std::invalid_argument("quantized scan: too many channels");
+  BuildTables<Tables><<<static_cast<unsigned>(a.channels), kTableThreads, 0, static_cast<cudaStream_t>(stream)>>>(a);
+  CheckLaunch("quantized scan tables");
+}
+
+// dt's code index at element i (its tables' entry).
+__device__ int CodeIndex(const QuantScanArgs& a, int64_t i) { return a.dt_q[i] + kQuantScanCodeOffset; }
+
 // framework / reference: the row's states spread over the kRowLanes lanes of a half-warp, lane l owning states
 // n ≡ l (mod kRowLanes); two rows per warp. Time runs in slices of kRowLanes steps. Per slice, lane l first computes
 // the per-step values of step t0 + l (Δ, Δ·u, the gate: one softplus and one exp per (row, t), as in the
@@ -46,11 +86,13 @@ bool IsEmpty(const QuantScanArgs& a) { return a.batch == 0 || a.seqlen == 0 || a
 // by step and leaves h[n]·C_t[n] in the slice's tile; then lane l adds step t0 + l's products for n ascending from
 // 0, exactly the reference's acc += h[n]·C_t[n], and writes y. Rows are independent, so the half-warps never wait
 // for each other.
+// kTabled: the per-step values take Δ from the table and the states' lanes read the decays of the step's code,
+// a code's N decays adjacent (one 64-byte segment per 16 states).
 constexpr int kRowLanes = 16;
 constexpr int kSequentialThreads = 128;
 constexpr int kStepGroup = 4;
 
-template <int kStatesPerLane, bool kReference>
+template <int kStatesPerLane, bool kReference, bool kTabled>
 __global__ void __launch_bounds__(kSequentialThreads) QuantScanSequential(QuantScanArgs a) {
   constexpr int kStates = kRowLanes * kStatesPerLane;
   // One more column than states: lane l reads row l of the tile, and the odd stride puts the 16 rows in 16 banks.
@@ -72,13 +114,20 @@ __global__ void __launch_bounds__(kSequentialThreads) QuantScanSequential(QuantS
     h[m] = 0.0f;
   }
   const float bias = a.dt_bias[e], D = a.D[e];
+  const float* channel_decays = kTabled ? a.decay_table + e * kQuantScanCodes * N : nullptr;
   for (int64_t t0 = 0; t0 < L; t0 += kRowLanes) {
     const int64_t own_t = t0 + lane;  // the step whose per-step values and y this lane computes
     const int64_t own_i = (b * L + own_t) * E + e;
     float own_u = 0.0f, own_delta = 0.0f, own_delta_u = 0.0f, own_gate = 0.0f;
+    int own_code = 0;
     if (own_t < L) {
       own_u = a.u[own_i];
-      own_delta = SoftplusFrameworkVariant(a.dt_raw[own_i] + bias);
+      if constexpr (kTabled) {
+        own_code = CodeIndex(a, own_i);
+        own_delta = a.delta_table[e * kQuantScanCodes + own_code];
+      } else {
+        own_delta = SoftplusFrameworkVariant(a.dt_raw[own_i] + bias);
+      }
       own_delta_u = own_delta * own_u;
       const float z = a.z[own_i];
       own_gate = z / (1.0f + Fp32Exp(-z));
@@ -87,10 +136,12 @@ __global__ void __launch_bounds__(kSequentialThreads) QuantScanSequential(QuantS
     // The slice's per-step values, by shuffle, all before the recurrence: framework: Δu·B_t[n];
     // reference: (Δ·B_t[n])·u.
     float delta[kRowLanes], scale[kRowLanes];
+    int code[kRowLanes];  // kTabled
 #pragma unroll
     for (int s = 0; s < kRowLanes; ++s) {
       delta[s] = __shfl_sync(mask, own_delta, s, kRowLanes);
       scale[s] = __shfl_sync(mask, kReference ? own_u : own_delta_u, s, kRowLanes);
+      if constexpr (kTabled) code[s] = __shfl_sync(mask, own_code, s, kRowLanes);
     }
 #pragma unroll
     for (int m = 0; m < kStatesPerLane; ++m) {
@@ -108,7 +159,11 @@ __global__ void __launch_bounds__(kSequentialThreads) QuantScanSequential(QuantS
             const int64_t bn = (b * L + t0 + s) * N + n;
             const float Bt = a.B[bn];
             c[g] = a.C[bn];
-            dA[g] = Fp32Exp(delta[s] * A[m]);
+            if constexpr (kTabled) {
+              dA[g] = __ldg(channel_decays + code[s] * N + n);
+            } else {
+              dA[g] = Fp32Exp(delta[s] * A[m]);
+            }
             dBu[g] = kReference ? (delta[s] * Bt) * scale[s] : scale[s] * Bt;
           }
         }
@@ -140,21 +195,28 @@ __global__ void __launch_bounds__(kSequentialThreads) QuantScanSequential(QuantS
   }
 }
 
-template <bool kReference>
-void LaunchSequential(const QuantScanArgs& a, void* stream) {
-  CheckState(a);
-  if (IsEmpty(a)) return;
+template <bool kReference, bool kTabled>
+void LaunchSequentialAs(const QuantScanArgs& a, void* stream) {
   constexpr int kRowsPerBlock = kSequentialThreads / kRowLanes;
   const int64_t blocks = (a.batch * a.channels + kRowsPerBlock - 1) / kRowsPerBlock;
   if (blocks > 0x7fffffff) throw std::invalid_argument("quantized scan: too many (batch, channel) rows");
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (a.state <= kRowLanes) {
-    QuantScanSequential<1, kReference><<<static_cast<unsigned>(blocks), kSequentialThreads, 0, s>>>(a);
+    QuantScanSequential<1, kReference, kTabled><<<static_cast<unsigned>(blocks), kSequentialThreads, 0, s>>>(a);
   } else {
-    QuantScanSequential<kQuantScanMaxState / kRowLanes, kReference>
+    QuantScanSequential<kQuantScanMaxState / kRowLanes, kReference, kTabled>
         <<<static_cast<unsigned>(blocks), kSequentialThreads, 0, s>>>(a);
   }
   CheckLaunch("quantized scan");
+}
+
+template <bool kReference>
+void LaunchSequential(const QuantScanArgs& a, void* stream) {
+  CheckState(a);
+  CheckTables(a);
+  if (IsEmpty(a)) return;
+  a.dt_q != nullptr ? LaunchSequentialAs<kReference, true>(a, stream)
+                    : LaunchSequentialAs<kReference, false>(a, stream);
 }
 
 constexpr int kThreads = static_cast<int>(kQuantScanThreads);
@@ -171,7 +233,9 @@ constexpr unsigned kFullWarp = 0xffffffffu;
 // global memory every lane would touch its own cache line. So the block first copies the chunk's B and C for
 // kStagedStates states at once (adjacent floats of each step) into shared memory, laid out so that those reads
 // are free of bank conflicts.
-template <int kTreeWarps>
+// kTabled: each step keeps dt's code instead of Δ, and the items take their decay from the code's entry in the
+// state's row of 256 (1 KiB, in the caches after the first chunk's reads).
+template <int kTreeWarps, bool kTabled>
 __global__ void __launch_bounds__(kThreads, 6) QuantScanChunked(QuantScanArgs a) {
   constexpr int kTreeSize = 32 * kTreeWarps;
   constexpr int kRowsPerBlock = kThreads / kTreeSize;
@@ -185,7 +249,10 @@ __global__ void __launch_bounds__(kThreads, 6) QuantScanChunked(QuantScanArgs a)
   __shared__ QuantScanPair carry[kRowsPerBlock][kQuantScanMaxState];
   // Per step of the thread: Δ, Δu and y's accumulator. Only the thread itself touches its column; in shared memory
   // rather than registers, so that more rows fit on a multiprocessor to hide the latency of the fp64 exp2.
-  __shared__ float delta[kItems][kThreads], delta_u[kItems][kThreads], out[kItems][kThreads];
+  // Δ (for the decays) or, kTabled, the code (the decays' index): only the one in use has its kItems rows.
+  __shared__ float delta_u[kItems][kThreads], out[kItems][kThreads];
+  __shared__ float delta[kTabled ? 1 : kItems][kThreads];
+  __shared__ unsigned char code[kTabled ? kItems : 1][kThreads];
   __shared__ float staged_B[kStagedStates][kStageStride], staged_C[kStagedStates][kStageStride];
   const int64_t E = a.channels, N = a.state, L = a.seqlen;
   const int64_t channel_blocks = (E + kRowsPerBlock - 1) / kRowsPerBlock;
@@ -209,8 +276,16 @@ __global__ void __launch_bounds__(kThreads, 6) QuantScanChunked(QuantScanArgs a)
       const int64_t t = first + k;
       if (t < L) {
         const int64_t i = (b * L + t) * E + e;
-        delta[k][threadIdx.x] = SoftplusKernelVariant(a.dt_raw[i] + bias);
-        delta_u[k][threadIdx.x] = delta[k][threadIdx.x] * a.u[i];
+        float step_delta;
+        if constexpr (kTabled) {
+          const int c = CodeIndex(a, i);
+          code[k][threadIdx.x] = static_cast<unsigned char>(c);
+          step_delta = a.delta_table[e * kQuantScanCodes + c];
+        } else {
+          step_delta = SoftplusKernelVariant(a.dt_raw[i] + bias);
+          delta[k][threadIdx.x] = step_delta;
+        }
+        delta_u[k][threadIdx.x] = step_delta * a.u[i];
         out[k][threadIdx.x] = D * a.u[i];
       }
     }
@@ -229,11 +304,18 @@ __global__ void __launch_bounds__(kThreads, 6) QuantScanChunked(QuantScanArgs a)
       for (int g = 0; g < kStagedStates && n0 + g < N; ++g) {
         const int64_t n = n0 + g;
         const float A2 = a.A[e * N + n] * kQuantScanLog2e;
+        const float* decays = kTabled ? a.decay_table + (e * N + n) * kQuantScanCodes : nullptr;
+        auto decay = [&](int k) {
+          if constexpr (kTabled) {
+            return __ldg(decays + code[k][threadIdx.x]);
+          } else {
+            return Fp32Exp2(delta[k][threadIdx.x] * A2);
+          }
+        };
         QuantScanPair items[kItems];
 #pragma unroll
         for (int k = 0; k < kItems; ++k) {
-          items[k] = first + k < L ? QuantScanPair{Fp32Exp2(delta[k][threadIdx.x] * A2),
-                                                   staged_B[g][slot + k] * delta_u[k][threadIdx.x]}
+          items[k] = first + k < L ? QuantScanPair{decay(k), staged_B[g][slot + k] * delta_u[k][threadIdx.x]}
                                    : QuantScanPair{1.0f, 0.0f};
         }
         QuantScanPair x{1.0f, 0.0f};  // the aggregate, then its inclusive scan
@@ -303,11 +385,8 @@ __global__ void __launch_bounds__(kThreads, 6) QuantScanChunked(QuantScanArgs a)
   }
 }
 
-}  // namespace
-
-void QuantScanKernelCuda(const QuantScanArgs& a, void* stream) {
-  CheckState(a);
-  if (IsEmpty(a)) return;
+template <bool kTabled>
+void LaunchChunked(const QuantScanArgs& a, void* stream) {
   // Tree threads with a step: L / kItems rounded up, at most the whole tree.
   const int64_t tree_threads = std::min<int64_t>((a.seqlen + kItems - 1) / kItems, kThreads);
   const int tree_warps = tree_threads <= 32 ? 1 : tree_threads <= 64 ? 2 : 4;
@@ -317,17 +396,32 @@ void QuantScanKernelCuda(const QuantScanArgs& a, void* stream) {
   const dim3 grid(static_cast<unsigned>(blocks));
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (tree_warps == 1) {
-    QuantScanChunked<1><<<grid, kThreads, 0, s>>>(a);
+    QuantScanChunked<1, kTabled><<<grid, kThreads, 0, s>>>(a);
   } else if (tree_warps == 2) {
-    QuantScanChunked<2><<<grid, kThreads, 0, s>>>(a);
+    QuantScanChunked<2, kTabled><<<grid, kThreads, 0, s>>>(a);
   } else {
-    QuantScanChunked<4><<<grid, kThreads, 0, s>>>(a);
+    QuantScanChunked<4, kTabled><<<grid, kThreads, 0, s>>>(a);
   }
   CheckLaunch("quantized scan");
+}
+
+}  // namespace
+
+void QuantScanKernelCuda(const QuantScanArgs& a, void* stream) {
+  CheckState(a);
+  CheckTables(a);
+  if (IsEmpty(a)) return;
+  a.dt_q != nullptr ? LaunchChunked<true>(a, stream) : LaunchChunked<false>(a, stream);
 }
 
 void QuantScanFrameworkCuda(const QuantScanArgs& a, void* stream) { LaunchSequential<false>(a, stream); }
 
 void QuantScanReferenceCuda(const QuantScanArgs& a, void* stream) { LaunchSequential<true>(a, stream); }
+
+void QuantScanKernelTablesCuda(const QuantScanArgs& a, void* stream) { LaunchTables<QuantScanKernelTables>(a, stream); }
+
+void QuantScanFrameworkTablesCuda(const QuantScanArgs& a, void* stream) {
+  LaunchTables<QuantScanFrameworkTables>(a, stream);
+}
 
 }  // namespace layerscope

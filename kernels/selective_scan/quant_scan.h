@@ -32,6 +32,11 @@
 //   code, which changes no value), then h[n] = dA·h[n] + dBu. Output fp32.
 // No fp32 expression here may be contracted into a fused multiply-add other than the explicit fmaf calls: the
 // CPU file is compiled with -ffp-contract=off and the CUDA file with -fmad=false.
+//
+// Tables (when dt comes as int8 codes, as in every quantized mode): dt_raw = fp32(code)·dt_scale then takes at most
+// 256 values per channel, and so do Δ and every decay exp(Δ·A[n]) / exp2(Δ·A2[n]). The table builders evaluate them
+// once per (channel, code) with the same functions of the same fp32 inputs, and the scans look them up: the same
+// bits as computing them per step, with one exp per (channel, code, n) instead of one per (batch, step, channel, n).
 #pragma once
 
 #include <cmath>
@@ -58,6 +63,18 @@ struct QuantScanArgs {
   const float* z = nullptr;
   float* y = nullptr;
   float* last_state = nullptr;
+  // dt as int8 codes, in place of dt_raw (null when dt_raw is given): dt_raw[i] = fp32(dt_q[i])·dt_scale, Dequantize's
+  // product (core/quant/rounding.h). The scans then read Δ and the decays from the tables, which the variant's table
+  // builder must have filled for these inputs; entry c of a code is at c + kQuantScanCodeOffset.
+  //   delta_table [channels][256]: the variant's Δ = softplus(dt_raw + dt_bias);
+  //   decay_table, kernel variant [channels][state][256]: exp2(Δ·A2[n]), a state's 256 codes together, as the chunk
+  //     tree runs one state at a time over many steps;
+  //   decay_table, framework and reference [channels][256][state]: exp(Δ·A[n]), a code's states together, as their
+  //     scans take all states of one step at once.
+  const int8_t* dt_q = nullptr;
+  float dt_scale = 0;
+  float* delta_table = nullptr;
+  float* decay_table = nullptr;
 };
 
 constexpr int64_t kQuantScanThreads = 128;
@@ -85,11 +102,52 @@ LAYERSCOPE_HOST_DEVICE inline float SoftplusKernelVariant(float v) {
 }
 LAYERSCOPE_HOST_DEVICE inline float SoftplusFrameworkVariant(float v) { return v <= 20.0f ? Fp32Log1p(Fp32Exp(v)) : v; }
 
+// The tables' geometry: one entry per int8 code, code c at c + kQuantScanCodeOffset.
+constexpr int64_t kQuantScanCodes = 256;
+constexpr int kQuantScanCodeOffset = 128;
+
+// Where a scan should take dt's codes through the tables: building them costs 256 evaluations of Δ and of each
+// decay per channel, and saves batch·seqlen of each. From 1024 steps per channel at most a quarter of the exps
+// remain, which leaves ample margin for the build's own launch and the lookups (table loads instead of
+// arithmetic); below it the scan is small either way. Both paths give the same bits: this rule only moves time.
+constexpr int64_t kQuantScanTableMinSteps = 1024;
+inline bool QuantScanTablesPay(int64_t batch, int64_t seqlen) { return batch * seqlen >= kQuantScanTableMinSteps; }
+
+// The tables' entries, shared by the CPU and CUDA builders: the very operations the scans apply to dt_raw. Delta of
+// code index c (code c − kQuantScanCodeOffset): dt_raw = fp32(code)·dt_scale (Dequantize's product), then the sum
+// with dt_bias and the variant's softplus. Decay: the x-th float of channel e's decay block in its layout, from the
+// channel's 256 Δ in `deltas` (x in int: a block holds 256·N floats, and 32-bit division is the cheaper on a GPU).
+struct QuantScanKernelTables {
+  LAYERSCOPE_HOST_DEVICE static float Delta(const QuantScanArgs& a, int64_t e, int c) {
+    const float dt_raw = static_cast<float>(c - kQuantScanCodeOffset) * a.dt_scale;
+    return SoftplusKernelVariant(dt_raw + a.dt_bias[e]);
+  }
+  LAYERSCOPE_HOST_DEVICE static float Decay(const QuantScanArgs& a, int64_t e, int x, const float* deltas) {
+    const float A2 = a.A[e * a.state + x / kQuantScanCodes] * kQuantScanLog2e;
+    return Fp32Exp2(deltas[x % kQuantScanCodes] * A2);
+  }
+};
+struct QuantScanFrameworkTables {
+  LAYERSCOPE_HOST_DEVICE static float Delta(const QuantScanArgs& a, int64_t e, int c) {
+    const float dt_raw = static_cast<float>(c - kQuantScanCodeOffset) * a.dt_scale;
+    return SoftplusFrameworkVariant(dt_raw + a.dt_bias[e]);
+  }
+  LAYERSCOPE_HOST_DEVICE static float Decay(const QuantScanArgs& a, int64_t e, int x, const float* deltas) {
+    const int state = static_cast<int>(a.state);
+    return Fp32Exp(deltas[x / state] * a.A[e * a.state + x % state]);
+  }
+};
+
 // Each computes the (batch, channel) rows [row_begin, row_end) of row = b·channels + e; rows are independent,
 // so callers may split them over threads without changing a bit.
 void QuantScanKernelCpu(const QuantScanArgs& args, int64_t row_begin, int64_t row_end);
 void QuantScanFrameworkCpu(const QuantScanArgs& args, int64_t row_begin, int64_t row_end);
 void QuantScanReferenceCpu(const QuantScanArgs& args, int64_t row_begin, int64_t row_end);
+// With args.dt_q set they read Δ and the decays from the tables (args.dt_raw unused), which these fill first for
+// the channels [channel_begin, channel_end): the kernel variant's, and the framework's (also the reference's: the
+// same Δ and decays). Channels are independent, so callers may split them over threads.
+void QuantScanKernelTablesCpu(const QuantScanArgs& args, int64_t channel_begin, int64_t channel_end);
+void QuantScanFrameworkTablesCpu(const QuantScanArgs& args, int64_t channel_begin, int64_t channel_end);
 
 // The CUDA kernels (device pointers, d_state ≤ kQuantScanMaxState), enqueued on `stream` (a cudaStream_t; null:
 // the legacy default stream). Only in CUDA builds.
@@ -97,5 +155,7 @@ constexpr int64_t kQuantScanMaxState = 64;
 void QuantScanKernelCuda(const QuantScanArgs& args, void* stream);
 void QuantScanFrameworkCuda(const QuantScanArgs& args, void* stream);
 void QuantScanReferenceCuda(const QuantScanArgs& args, void* stream);
+void QuantScanKernelTablesCuda(const QuantScanArgs& args, void* stream);
+void QuantScanFrameworkTablesCuda(const QuantScanArgs& args, void* stream);
 
 }  // namespace layerscope

@@ -26,8 +26,9 @@ struct SelectiveScanArgs {
 // Sums over the state axis in ascending n, then adds D*u, then gates: the order the CUDA kernel follows too.
 void SelectiveScanCpu(const SelectiveScanArgs& args, int64_t batch_begin, int64_t batch_end);
 
-// The CUDA kernel (device pointers), on the current default stream. Only in CUDA builds.
-void SelectiveScanCuda(const SelectiveScanArgs& args);
+// The CUDA kernel (device pointers, the current device), enqueued on `stream` (a cudaStream_t; null: the legacy
+// default stream). Only in CUDA builds.
+void SelectiveScanCuda(const SelectiveScanArgs& args, void* stream);
 
 // Largest d_state the CUDA kernel keeps in registers.
 constexpr int64_t kSelectiveScanMaxState = 64;

@@ -5,6 +5,12 @@
 #include "core/util/error.h"
 #include "kernels/selective_scan/selective_scan.h"
 
+#ifdef LAYERSCOPE_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+
+#include "kernels/common/cuda_stream.h"
+#endif
+
 namespace layerscope {
 namespace {
 
@@ -55,7 +61,8 @@ at::Tensor SelectiveScan(const at::Tensor& u, const at::Tensor& delta, const at:
   Prepared p = Prepare(u.device(), u, delta, A, Bm, Cm, D, z);
   if (u.is_cuda()) {
 #ifdef LAYERSCOPE_WITH_CUDA
-    SelectiveScanCuda(p.args);
+    const c10::cuda::CUDAGuard guard(u.device());
+    SelectiveScanCuda(p.args, CurrentCudaStream(p.u));
     return p.y;
 #else
     throw Error(ErrorKind::kFailedPrecondition, "selective scan: this build has no CUDA kernels");

@@ -14,6 +14,10 @@
 #include <vector>
 
 #include "core/quant/qops.h"
+#include "core/quant/rounding.h"
+#include "core/util/error.h"
+#include "kernels/selective_scan/quant_scan.h"
+#include "kernels/selective_scan/quant_scan_op.h"
 #include "kernels/w8a8_epilogue/w8a8_epilogue_op.h"
 #include "tests/core/quant/random_scan.h"
 #include "tests/kernels/hadamard_case.h"
@@ -60,8 +64,11 @@ void ExpectSameBits(const at::Tensor& gpu, const at::Tensor& cpu, const char* wh
 }
 
 SsmInputs ToCuda(const SsmInputs& in) {
-  return SsmInputs{Cuda(in.u),  Cuda(in.dt_raw), Cuda(in.dt_bias), Cuda(in.A),
-                   Cuda(in.Bm), Cuda(in.Cm),     Cuda(in.D),       Cuda(in.z)};
+  SsmInputs out = in;
+  for (at::Tensor* t : {&out.u, &out.dt_raw, &out.dt_bias, &out.A, &out.Bm, &out.Cm, &out.D, &out.z, &out.dt_q}) {
+    if (t->defined()) *t = Cuda(*t);
+  }
+  return out;
 }
 
 class QuantScanGpuTest : public ::testing::TestWithParam<ScanShape> {};
@@ -81,15 +88,54 @@ TEST_P(QuantScanGpuTest, EveryVariantMatchesItsCpuReferenceBitForBit) {
   }
 }
 
+// dt as int8 codes, through the tables: the tabled kernels (QuantScan with codes: tables at every size) and
+// SsmScan (tables from kQuantScanTableMinSteps = 1024 steps per channel, the codes dequantized below) give the bits
+// of the CPU references computing Δ and the decays from dt_raw = Dequantize(codes).
+static_assert(kQuantScanTableMinSteps == 1024, "the shapes below straddle 1024 steps per channel");
+
+TEST_P(QuantScanGpuTest, DtCodesThroughTablesMatchTheCpuReferenceBitForBit) {
+  const SsmInputs coded = RandomCodedScan(GetParam(), 600);
+  SsmInputs plain = coded;
+  plain.dt_q = at::Tensor();
+  plain.dt_raw = Dequantize(coded.dt_q, coded.dt_scale);
+  const SsmInputs gpu = ToCuda(coded);
+  for (SsmArithmetic a : {SsmArithmetic::kKernel, SsmArithmetic::kFramework, SsmArithmetic::kReference}) {
+    SCOPED_TRACE(static_cast<int>(a));
+    at::Tensor cpu_state, tabled_state, scan_state;
+    const at::Tensor want = SsmScan(plain, a, &cpu_state);
+    const at::Tensor tabled = QuantScan(a, gpu.u, at::Tensor(), gpu.dt_q, static_cast<float>(gpu.dt_scale), gpu.dt_bias,
+                                        gpu.A, gpu.Bm, gpu.Cm, gpu.D, gpu.z, &tabled_state);
+    ExpectSameBits(tabled, want, "y, tables");
+    ExpectSameBits(tabled_state, cpu_state, "last_state, tables");
+    ExpectSameBits(SsmScan(gpu, a, &scan_state), want, "y, SsmScan");
+    ExpectSameBits(scan_state, cpu_state, "last_state, SsmScan");
+    ExpectSameBits(SsmScan(gpu, a), want, "y without last_state, SsmScan");
+  }
+}
+
 // B = 3 and odd channel counts; L = 1, 17, 300 and 513 (the kernel variant's one-warp tree at L <= 512, its edge),
 // 1000 (the two-warp tree), 2049 (one step into a second 2048-step chunk) and 4100 (a third chunk); d_state 16 (the
 // model's), 5, 33 and 64 (the other kernel instantiations and the largest state the kernels hold); the mamba-130m
-// shape.
+// shape. For dt's codes, B·L on both sides of kQuantScanTableMinSteps (1024): 3, 51, 600 below; 1026 (N = 64),
+// 2100 (odd N = 33), 3000 and more above.
 INSTANTIATE_TEST_SUITE_P(OddSizes, QuantScanGpuTest,
                          ::testing::Values(ScanShape{3, 1, 37, 16}, ScanShape{3, 17, 37, 16}, ScanShape{3, 17, 5, 5},
                                            ScanShape{3, 2049, 37, 16}, ScanShape{2, 300, 41, 33},
                                            ScanShape{3, 1000, 37, 16}, ScanShape{2, 513, 7, 64},
-                                           ScanShape{3, 4100, 1536, 16}, ScanShape{10, 512, 1536, 16}));
+                                           ScanShape{3, 700, 19, 33}, ScanShape{3, 4100, 1536, 16},
+                                           ScanShape{10, 512, 1536, 16}));
+
+TEST(QuantScanArgsGpuTest, DtCodesOnAnotherDeviceAreRefused) {
+  SsmInputs gpu = ToCuda(RandomCodedScan(ScanShape{1, 5, 3, 2}, 1));
+  gpu.dt_q = gpu.dt_q.cpu();
+  try {
+    SsmScan(gpu, SsmArithmetic::kKernel);
+    FAIL() << "SsmScan accepted dt_q on the CPU";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_EQ(std::string(e.what()), "SsmScan: dt_q must be on u's device (cuda:0), got cpu");
+  }
+}
 
 struct ConvShape {
   int64_t B, L, E, K;

@@ -24,6 +24,8 @@
 #include "core/quant/weight_quant.h"
 #include "core/util/error.h"
 #include "kernels/common/fp32_math.h"
+#include "kernels/selective_scan/quant_scan.h"
+#include "kernels/selective_scan/quant_scan_op.h"
 #include "tests/core/quant/random_scan.h"
 
 namespace layerscope {
@@ -861,6 +863,41 @@ TEST_P(ScanTest, ThreadCountDoesNotChangeABit) {
   at::set_num_threads(threads);
 }
 
+// Bit-identical: the same bytes (signed zeros and NaNs included), which at::equal on floats does not check.
+bool SameBits(const at::Tensor& x, const at::Tensor& y) {
+  return x.sizes() == y.sizes() && at::equal(x.contiguous().view(at::kInt), y.contiguous().view(at::kInt));
+}
+
+// dt as int8 codes: the scan's own dt_raw = Dequantize(codes), its Δ and decays looked up in tables of the 256
+// codes, give the bits of the references computing them from that dt_raw; through QuantScan with codes (tables at
+// every size) and through SsmScan (tables from kQuantScanTableMinSteps steps per channel, the codes dequantized
+// below: both paths at these sizes).
+static_assert(kQuantScanTableMinSteps == 1024, "the shapes below straddle 1024 steps per channel");
+
+TEST_P(ScanTest, DtCodesThroughTablesGiveTheReferenceBits) {
+  const ScanShape shape = GetParam();
+  const SsmInputs coded = RandomCodedScan(shape, 500);
+  SsmInputs plain = coded;
+  plain.dt_q = at::Tensor();
+  plain.dt_raw = Dequantize(coded.dt_q, coded.dt_scale);
+  if (shape.B * shape.L >= 256) {
+    // The data reach every table entry of channel 0 and softplus arguments beyond the threshold.
+    EXPECT_EQ(std::get<0>(at::_unique(coded.dt_q.select(2, 0))).numel(), 256);
+    EXPECT_GT((plain.dt_raw + plain.dt_bias).max().item<float>(), 20.0f);
+  }
+  for (SsmArithmetic a : {SsmArithmetic::kFramework, SsmArithmetic::kReference, SsmArithmetic::kKernel}) {
+    SCOPED_TRACE(static_cast<int>(a));
+    at::Tensor want_state, tabled_state, scan_state;
+    const at::Tensor want = SsmScan(plain, a, &want_state);
+    const at::Tensor tabled = QuantScan(a, coded.u, at::Tensor(), coded.dt_q, static_cast<float>(coded.dt_scale),
+                                        coded.dt_bias, coded.A, coded.Bm, coded.Cm, coded.D, coded.z, &tabled_state);
+    EXPECT_TRUE(SameBits(tabled, want));
+    EXPECT_TRUE(SameBits(tabled_state, want_state));
+    EXPECT_TRUE(SameBits(SsmScan(coded, a, &scan_state), want));
+    EXPECT_TRUE(SameBits(scan_state, want_state));
+  }
+}
+
 // Odd sizes; 2100 crosses the kernel variant's 2048-step chunk (the carry between chunks), 4100 two of them.
 INSTANTIATE_TEST_SUITE_P(OddSizes, ScanTest,
                          ::testing::Values(ScanShape{2, 37, 5, 3}, ScanShape{3, 129, 7, 16}, ScanShape{1, 2100, 3, 4},
@@ -877,6 +914,45 @@ TEST(ScanArgsTest, BadArgumentsAreNamed) {
   bad = in;
   bad.z = in.z.to(at::kHalf);
   ExpectInvalidArgumentNaming([&] { SsmScan(bad, SsmArithmetic::kReference); }, "z");
+}
+
+// The message of SsmScan's refusal of `in`.
+std::string ScanError(const SsmInputs& in) {
+  try {
+    SsmScan(in, SsmArithmetic::kFramework);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    return e.what();
+  }
+  ADD_FAILURE() << "SsmScan accepted the inputs";
+  return "";
+}
+
+TEST(ScanArgsTest, BadDtCodesAreNamedWithWhatIsAllowed) {
+  const SsmInputs coded = RandomCodedScan(ScanShape{1, 5, 3, 2}, 1);
+  SsmInputs bad = coded;
+  bad.dt_q = coded.dt_q.to(at::kShort);
+  EXPECT_EQ(ScanError(bad), "SsmScan: dt_q must be int8 [1, 5, 3], got Short [1, 5, 3]");
+  bad.dt_q = coded.dt_q.narrow(1, 0, 4);
+  EXPECT_EQ(ScanError(bad), "SsmScan: dt_q must be int8 [1, 5, 3], got Char [1, 4, 3]");
+  bad.dt_q = at::empty({1, 5, 3}, at::TensorOptions().dtype(at::kChar).device(at::kMeta));
+  EXPECT_EQ(ScanError(bad), "SsmScan: dt_q must be on u's device (cpu), got meta");
+  bad = coded;
+  bad.dt_raw = Dequantize(coded.dt_q, coded.dt_scale);
+  EXPECT_EQ(ScanError(bad),
+            "SsmScan: dt_raw must be undefined when dt_q is given (the scan dequantizes dt_q itself), got Float "
+            "[1, 5, 3]");
+  // Neither form of dt.
+  bad = coded;
+  bad.dt_q = at::Tensor();
+  EXPECT_EQ(ScanError(bad), "SsmScan: dt_raw must be fp32 [1, 5, 3], got undefined");
+  // A scale that is not a positive finite fp32 (1e-50 becomes 0 as fp32).
+  for (double scale : {0.0, -0.05, 1e-50, std::numeric_limits<double>::infinity(), std::nan("")}) {
+    bad = coded;
+    bad.dt_scale = scale;
+    const std::string message = ScanError(bad);
+    EXPECT_NE(message.find("SsmScan: dt_scale must be a positive finite fp32 scale"), std::string::npos) << message;
+  }
 }
 
 }  // namespace
