@@ -75,9 +75,6 @@ void LaunchTables(const QuantScanArgs& a, void* stream) {
   CheckLaunch("quantized scan tables");
 }
 
-// dt's code index at element i (its tables' entry).
-__device__ int CodeIndex(const QuantScanArgs& a, int64_t i) { return a.dt_q[i] + kQuantScanCodeOffset; }
-
 // framework / reference: the row's states spread over the kRowLanes lanes of a half-warp, lane l owning states
 // n ≡ l (mod kRowLanes); two rows per warp. Time runs in slices of kRowLanes steps. Per slice, lane l first computes
 // the per-step values of step t0 + l (Δ, Δ·u, the gate: one softplus and one exp per (row, t), as in the
@@ -123,7 +120,7 @@ __global__ void __launch_bounds__(kSequentialThreads) QuantScanSequential(QuantS
     if (own_t < L) {
       own_u = a.u[own_i];
       if constexpr (kTabled) {
-        own_code = CodeIndex(a, own_i);
+        own_code = QuantScanCodeIndex(a, own_i);
         own_delta = a.delta_table[e * kQuantScanCodes + own_code];
       } else {
         own_delta = SoftplusFrameworkVariant(a.dt_raw[own_i] + bias);
@@ -278,7 +275,7 @@ __global__ void __launch_bounds__(kThreads, 6) QuantScanChunked(QuantScanArgs a)
         const int64_t i = (b * L + t) * E + e;
         float step_delta;
         if constexpr (kTabled) {
-          const int c = CodeIndex(a, i);
+          const int c = QuantScanCodeIndex(a, i);
           code[k][threadIdx.x] = static_cast<unsigned char>(c);
           step_delta = a.delta_table[e * kQuantScanCodes + c];
         } else {

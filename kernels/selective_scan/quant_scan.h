@@ -106,6 +106,11 @@ LAYERSCOPE_HOST_DEVICE inline float SoftplusFrameworkVariant(float v) { return v
 constexpr int64_t kQuantScanCodes = 256;
 constexpr int kQuantScanCodeOffset = 128;
 
+// dt's code index at element i: its entry in the tables.
+LAYERSCOPE_HOST_DEVICE inline int QuantScanCodeIndex(const QuantScanArgs& a, int64_t i) {
+  return a.dt_q[i] + kQuantScanCodeOffset;
+}
+
 // Where a scan should take dt's codes through the tables: building them costs 256 evaluations of Δ and of each
 // decay per channel, and saves batch·seqlen of each. From 1024 steps per channel at most a quarter of the exps
 // remain, which leaves ample margin for the build's own launch and the lookups (table loads instead of

@@ -18,9 +18,6 @@ struct Row {
 
 Row RowOf(const QuantScanArgs& a, int64_t row) { return Row{row / a.channels, row % a.channels}; }
 
-// dt's code index at element i (the tables' entry).
-int CodeIndex(const QuantScanArgs& a, int64_t i) { return a.dt_q[i] + kQuantScanCodeOffset; }
-
 template <typename Tables>
 void BuildTables(const QuantScanArgs& a, int64_t channel_begin, int64_t channel_end) {
   const int block = static_cast<int>(kQuantScanCodes * a.state);
@@ -45,7 +42,7 @@ void KernelRows(const QuantScanArgs& a, int64_t row_begin, int64_t row_end) {
     for (int64_t t = 0; t < L; ++t) {
       const int64_t i = r.Io(a, t);
       if constexpr (kTabled) {
-        code[t] = CodeIndex(a, i);
+        code[t] = QuantScanCodeIndex(a, i);
         delta[t] = a.delta_table[r.e * kQuantScanCodes + code[t]];
       } else {
         delta[t] = SoftplusKernelVariant(a.dt_raw[i] + a.dt_bias[r.e]);
@@ -116,7 +113,7 @@ struct FrameworkStep {
 template <bool kTabled>
 FrameworkStep FrameworkStepAt(const QuantScanArgs& a, const Row& r, int64_t i, float* scratch) {
   if constexpr (kTabled) {
-    const int c = CodeIndex(a, i);
+    const int c = QuantScanCodeIndex(a, i);
     return {a.delta_table[r.e * kQuantScanCodes + c], a.decay_table + (r.e * kQuantScanCodes + c) * a.state};
   } else {
     const float delta = SoftplusFrameworkVariant(a.dt_raw[i] + a.dt_bias[r.e]);

@@ -155,6 +155,9 @@ struct ChunkScan {
   }
 };
 
+// A block's channels: each chunk's kThreads / kChunks threads, kSplit per channel.
+__host__ __device__ constexpr int ChannelsPerBlock(int split, int chunks) { return kThreads / chunks / split; }
+
 // kChunks > 1 cuts the sequence into chunks of `chunk_steps`, one warp each: each warp but the last first scans its
 // chunk from a zero state, keeping the chunk's end state and decay product; after a barrier each warp composes the
 // earlier chunks' maps in order into its start state, then scans its chunk again, writing y. Twice the arithmetic
@@ -165,7 +168,7 @@ template <int kStates, int kSplit, int kChunks>
 __global__ void __launch_bounds__(kThreads, kSplit == 4 ? 2 : 4)
     SelectiveScanKernel(SelectiveScanArgs a, int64_t channel_blocks, int64_t chunk_steps) {
   constexpr int kGroup = kThreads / kChunks;
-  constexpr int kChannels = kGroup / kSplit;
+  constexpr int kChannels = ChannelsPerBlock(kSplit, kChunks);
   using Scan = ChunkScan<kStates, kSplit, kGroup>;
   __shared__ __align__(16) float staged[kChunks][2][Scan::kStagedPerTile];
   // The end state and decay product of each chunk but the last, per state and channel thread.
@@ -212,7 +215,7 @@ __global__ void __launch_bounds__(kThreads, kSplit == 4 ? 2 : 4)
 
 template <int kStates, int kSplit, int kChunks>
 void Launch(const SelectiveScanArgs& a, cudaStream_t stream) {
-  constexpr int kChannels = kThreads / kChunks / kSplit;
+  constexpr int kChannels = ChannelsPerBlock(kSplit, kChunks);
   const int64_t channel_blocks = (a.channels + kChannels - 1) / kChannels;
   const int64_t blocks = a.batch * channel_blocks;
   if (blocks > 0x7fffffff) throw std::invalid_argument("selective scan: too many (batch, channel) blocks");
